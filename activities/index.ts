@@ -1,0 +1,17 @@
+import type { Orm } from '../db/orm';
+import { countOrderActivities } from './count-orders';
+import { populateActivities } from './populate';
+import { reviewActivities } from './review';
+import { snapshotActivities } from './snapshot';
+
+/** Every activity the worker registers, bound to one ORM (and so one connection pool). */
+export function createActivities(orm: Orm) {
+  return {
+    ...snapshotActivities(orm),
+    ...countOrderActivities(orm),
+    ...populateActivities(orm),
+    ...reviewActivities(orm),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

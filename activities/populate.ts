@@ -1,0 +1,256 @@
+import type { Orm } from '../db/orm';
+import { affected, one, rows, sql, type Em } from '../db/sql';
+import { judgeVariance, ruleForItem, type TolerancePolicy } from '../domain/tolerance';
+import { computeVariance } from '../domain/variance';
+
+const VERDICT_BATCH = 5000;
+
+export interface PopulateResult {
+  round: number;
+  rowsCounted: number;
+  foundRows: number;
+  toApprove: number;
+}
+
+/**
+ * Populate Counted Quantities for one round, in one transaction so a retry
+ * either sees nothing done or everything done (it re-derives the same values
+ * from the same, by now closed, count entries).
+ *
+ * Semantics: entries for one stock position in one round add up (a device may
+ * scan a position in several passes). A row the round had to count with no
+ * entry was counted as zero: its location was counted and the stock not found.
+ * Expected quantity = snapshot quantity + movements on the stock position
+ * between the snapshot and the count (the frozen book quantity), so a receipt
+ * posted after the count does not change the count's variance.
+ */
+export function populateActivities(orm: Orm) {
+  return {
+    async populateCountedQuantities(reconciliationId: string, round: number): Promise<PopulateResult> {
+      return orm.em.fork().transactional(async (em) => {
+        const rec = await one(
+          em,
+          sql<{ tolerance: TolerancePolicy; snapshot_at: Date }>`
+            select tolerance, snapshot_at from reconciliation where id = ${reconciliationId} for update`,
+        );
+        if (!rec) throw new Error(`reconciliation ${reconciliationId} not found`);
+        await aggregateRoundCounts(em, reconciliationId, round);
+        const foundRows = await insertFoundRows(em, reconciliationId);
+        await selectRoundRows(em, reconciliationId, round);
+        const rowsCounted = await writeCounts(em, reconciliationId, round, rec.snapshot_at);
+        await writeCountedBlockings(em);
+        const toApprove = await judgeRoundRows(em, rec.tolerance);
+        await affected(em, sql`update reconciliation set status = 'review' where id = ${reconciliationId}`);
+        return { round, rowsCounted, foundRows, toApprove };
+      });
+    },
+  };
+}
+
+/** round_count: the round's entries summed per stock position; round_blocked: counted blocked quantity per reason. */
+async function aggregateRoundCounts(em: Em, reconciliationId: string, round: number): Promise<void> {
+  await affected(
+    em,
+    sql`
+      create temp table round_count on commit drop as
+      select e.location_id, e.item_id, e.lot, e.serial, e.handling_unit, e.owner,
+             sum(e.quantity) as quantity, max(e.counted_at) as counted_at,
+             string_agg(distinct e.counted_by, ',') as counted_by,
+             bool_or(e.blocked is not null) as blocked_reported
+      from count_entry e join count_order o on o.id = e.count_order_id
+      where o.reconciliation_id = ${reconciliationId} and o.round = ${round} and o.status = 'complete'
+      group by 1, 2, 3, 4, 5, 6`,
+  );
+  await affected(
+    em,
+    sql`
+      create temp table round_blocked on commit drop as
+      select e.location_id, e.item_id, e.lot, e.serial, e.handling_unit, e.owner, b.key as reason,
+             sum(b.value::numeric) as quantity
+      from count_entry e join count_order o on o.id = e.count_order_id
+      cross join lateral jsonb_each_text(e.blocked) b
+      where o.reconciliation_id = ${reconciliationId} and o.round = ${round} and o.status = 'complete'
+        and e.blocked is not null
+      group by 1, 2, 3, 4, 5, 6, 7`,
+  );
+}
+
+/** Stock found that the snapshot did not expect becomes a row with expected 0. */
+async function insertFoundRows(em: Em, reconciliationId: string): Promise<number> {
+  await affected(em, sql`create temp table found_row (row_id bigint primary key) on commit drop`);
+  return affected(
+    em,
+    sql`
+      with inserted as (
+        insert into reconciliation_row (reconciliation_id, stock_position_id, origin, zone_id, location_id, item_id,
+                                        lot, serial, handling_unit, owner, snapshot_quantity, state)
+        select ${reconciliationId}, sp.id, 'found', l.zone_id, c.location_id, c.item_id,
+               c.lot, c.serial, c.handling_unit, c.owner, 0, 'counted'
+        from round_count c
+        join location l on l.id = c.location_id
+        left join stock_position sp on (sp.location_id, sp.item_id, sp.lot, sp.serial, sp.handling_unit, sp.owner)
+                                     = (c.location_id, c.item_id, c.lot, c.serial, c.handling_unit, c.owner)
+        where not exists (
+          select 1 from reconciliation_row r
+          where r.reconciliation_id = ${reconciliationId}
+            and (r.location_id, r.item_id, r.lot, r.serial, r.handling_unit, r.owner)
+              = (c.location_id, c.item_id, c.lot, c.serial, c.handling_unit, c.owner))
+        returning id
+      )
+      insert into found_row select id from inserted`,
+  );
+}
+
+/** round_row: every row this round decides, with the fallback count time (order completion) when no entry exists. */
+async function selectRoundRows(em: Em, reconciliationId: string, round: number): Promise<void> {
+  await affected(
+    em,
+    sql`
+      create temp table round_row on commit drop as
+      select r.id as row_id, max(o.completed_at) as completed_at, max(o.completed_by) as completed_by
+      from reconciliation_row r
+      join count_order o on o.reconciliation_id = r.reconciliation_id and o.round = ${round} and o.status = 'complete'
+      join count_task t on t.count_order_id = o.id
+      where r.reconciliation_id = ${reconciliationId}
+        and r.state in ('awaiting_count', 'recounting')
+        and (t.row_id = r.id or (t.row_id is null and t.location_id = r.location_id))
+      group by r.id
+      union all
+      select f.row_id, now(), null from found_row f`,
+  );
+}
+
+async function writeCounts(em: Em, reconciliationId: string, round: number, snapshotAt: Date): Promise<number> {
+  const n = await affected(
+    em,
+    sql`
+      update reconciliation_row r set
+        state = 'counted',
+        counted_round = ${round},
+        counted_quantity = x.quantity,
+        counted_at = x.counted_at,
+        counted_by = x.counted_by,
+        expected_quantity = r.snapshot_quantity + coalesce((
+          select sum(m.quantity) from movement m
+          where m.stock_position_id = r.stock_position_id
+            and m.occurred_at > ${snapshotAt} and m.occurred_at <= x.counted_at), 0),
+        moved_after_snapshot = exists (
+          select 1 from movement m where m.stock_position_id = r.stock_position_id and m.occurred_at > ${snapshotAt}),
+        approval = null, approved_by = null, approved_at = null
+      from (
+        select rr.row_id,
+               coalesce(c.quantity, 0) as quantity,
+               coalesce(c.counted_at, rr.completed_at) as counted_at,
+               coalesce(c.counted_by, rr.completed_by) as counted_by
+        from round_row rr
+        join reconciliation_row r2 on r2.id = rr.row_id
+        left join round_count c
+          on (c.location_id, c.item_id, c.lot, c.serial, c.handling_unit, c.owner)
+           = (r2.location_id, r2.item_id, r2.lot, r2.serial, r2.handling_unit, r2.owner)
+      ) x
+      where r.id = x.row_id and r.reconciliation_id = ${reconciliationId}`,
+  );
+  await affected(
+    em,
+    sql`
+      insert into row_count (row_id, round, counted_quantity, expected_quantity, counted_at, counted_by)
+      select r.id, ${round}, r.counted_quantity, r.expected_quantity, r.counted_at, r.counted_by
+      from reconciliation_row r join round_row rr on rr.row_id = r.id
+      on conflict (row_id, round) do update set
+        counted_quantity = excluded.counted_quantity, expected_quantity = excluded.expected_quantity,
+        counted_at = excluded.counted_at, counted_by = excluded.counted_by`,
+  );
+  return n;
+}
+
+/**
+ * Counted blocked quantity per reason. A count that reported no blockings
+ * leaves them as the snapshot had them; one that reported some makes every
+ * reason it left out zero.
+ */
+async function writeCountedBlockings(em: Em): Promise<void> {
+  await affected(
+    em,
+    sql`update reconciliation_row_blocking b set counted_quantity = b.snapshot_quantity
+        from round_row rr where b.row_id = rr.row_id`,
+  );
+  await affected(
+    em,
+    sql`
+      update reconciliation_row_blocking b set counted_quantity = 0
+      from round_row rr
+      join reconciliation_row r on r.id = rr.row_id
+      join round_count c on c.blocked_reported
+        and (c.location_id, c.item_id, c.lot, c.serial, c.handling_unit, c.owner)
+          = (r.location_id, r.item_id, r.lot, r.serial, r.handling_unit, r.owner)
+      where b.row_id = r.id`,
+  );
+  await affected(
+    em,
+    sql`
+      insert into reconciliation_row_blocking (row_id, reason, snapshot_quantity, counted_quantity)
+      select r.id, rb.reason, 0, rb.quantity
+      from round_row rr
+      join reconciliation_row r on r.id = rr.row_id
+      join round_blocked rb
+        on (rb.location_id, rb.item_id, rb.lot, rb.serial, rb.handling_unit, rb.owner)
+         = (r.location_id, r.item_id, r.lot, r.serial, r.handling_unit, r.owner)
+      on conflict (row_id, reason) do update set counted_quantity = excluded.counted_quantity`,
+  );
+}
+
+/**
+ * Variance and tolerance verdict per row come from the pure domain rules (the
+ * same code the unit tests pin down), applied in batches: one SELECT and one
+ * UPDATE per batch, never a statement per row.
+ */
+async function judgeRoundRows(em: Em, tolerance: TolerancePolicy): Promise<number> {
+  let lastId = 0;
+  let toApprove = 0;
+  for (;;) {
+    const batch = await rows(
+      em,
+      sql<{ id: string; expected: string; counted: string; item_code: string; conversion_factor: string; standard_cost: string }>`
+        select r.id, r.expected_quantity as expected, r.counted_quantity as counted,
+               i.code as item_code, i.conversion_factor, i.standard_cost
+        from round_row rr join reconciliation_row r on r.id = rr.row_id join item i on i.id = r.item_id
+        where r.id > ${lastId} order by r.id limit ${VERDICT_BATCH}`,
+    );
+    if (batch.length === 0) return toApprove;
+    const ids: string[] = [];
+    const qty: number[] = [];
+    const invQty: number[] = [];
+    const value: number[] = [];
+    const approval: string[] = [];
+    for (const row of batch) {
+      const expected = Number(row.expected);
+      const v = computeVariance({
+        expected,
+        counted: Number(row.counted),
+        conversionFactor: Number(row.conversion_factor),
+        standardCost: Number(row.standard_cost),
+      });
+      const verdict = judgeVariance(
+        { expected, variance: v.quantity, varianceValue: v.value },
+        ruleForItem(tolerance, row.item_code),
+      );
+      if (verdict === 'to_approve') toApprove++;
+      ids.push(row.id);
+      qty.push(v.quantity);
+      invQty.push(v.inventoryQuantity);
+      value.push(v.value);
+      approval.push(verdict);
+    }
+    await affected(
+      em,
+      sql`
+        update reconciliation_row r set
+          variance_quantity = u.qty, variance_inventory_quantity = u.inv_qty,
+          variance_value = u.value, approval = u.approval
+        from unnest(${ids}::bigint[], ${qty}::numeric[], ${invQty}::numeric[], ${value}::numeric[], ${approval}::text[])
+          as u(id, qty, inv_qty, value, approval)
+        where r.id = u.id`,
+    );
+    lastId = Number(batch[batch.length - 1]!.id);
+  }
+}

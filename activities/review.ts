@@ -1,0 +1,163 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import type { Orm } from '../db/orm';
+import { isEmptySelection, ROW_JOINS, rowPredicate } from '../db/row-filter';
+import { affected, one, sql, type Em } from '../db/sql';
+import type { RowCounts, RowSelection, RowsChanged } from '../workflows/messages';
+
+/**
+ * The manager's decisions on rows. Each runs in one transaction and either
+ * applies to every selected row or to none: a selection with an ineligible row
+ * is refused whole, naming the offending rows, so nothing half-happens.
+ */
+export function reviewActivities(orm: Orm) {
+  return {
+    async markForRecount(reconciliationId: string, selection: RowSelection): Promise<RowsChanged> {
+      return orm.em.fork().transactional(async (em) => {
+        const rec = await lockedReconciliation(em, reconciliationId);
+        const nextRound = Math.max(rec.round, 0) + 1;
+        if (nextRound > rec.max_recount_rounds) {
+          throw ApplicationFailure.nonRetryable(
+            `the maximum of ${rec.max_recount_rounds} recount rounds is reached: approve or delete the remaining rows`,
+            'MaxRoundsReached',
+          );
+        }
+        // Before any count (product-based scenario) rows go straight from the snapshot to recount.
+        const eligible = rec.round === -1 ? ['awaiting_count'] : ['counted', 'marked_for_recount'];
+        return applyToSelection(em, reconciliationId, selection, eligible, sql`state = 'marked_for_recount'`);
+      });
+    },
+
+    async approveRows(reconciliationId: string, selection: RowSelection & { user: string }): Promise<RowsChanged> {
+      return orm.em.fork().transactional(async (em) => {
+        await lockedReconciliation(em, reconciliationId);
+        await refuseIneligible(em, reconciliationId, selection, sql`r.state = 'counted' and r.approval in ('to_approve', 'approved')`,
+          'only counted rows that are To Approve can be approved');
+        const n = await affected(
+          em,
+          sql`update reconciliation_row r set approval = 'approved', approved_by = ${selection.user}, approved_at = now()
+              from item i, zone z, location l
+              where i.id = r.item_id and z.id = r.zone_id and l.id = r.location_id
+                and ${rowPredicate(reconciliationId, selection)} and r.approval = 'to_approve'`,
+        );
+        return { rows: n };
+      });
+    },
+
+    async deleteRows(reconciliationId: string, selection: RowSelection & { user: string; reason: string }): Promise<RowsChanged> {
+      if (!selection.reason.trim()) throw ApplicationFailure.nonRetryable('a reason is required to delete rows', 'ReasonRequired');
+      return orm.em.fork().transactional(async (em) => {
+        await lockedReconciliation(em, reconciliationId);
+        return applyToSelection(
+          em,
+          reconciliationId,
+          selection,
+          ['awaiting_count', 'counted', 'marked_for_recount', 'deleted'],
+          sql`state = 'deleted', deleted_reason = ${selection.reason}, deleted_by = ${selection.user}`,
+        );
+      });
+    },
+
+    async cancelReconciliation(reconciliationId: string): Promise<void> {
+      await orm.em.fork().transactional(async (em) => {
+        await affected(em, sql`update count_order set status = 'cancelled' where reconciliation_id = ${reconciliationId} and status = 'open'`);
+        await affected(
+          em,
+          sql`update reconciliation set status = 'cancelled', closed_at = coalesce(closed_at, now()) where id = ${reconciliationId}`,
+        );
+      });
+    },
+
+    async rowCounts(reconciliationId: string): Promise<RowCounts> {
+      const r = await one(
+        orm.em.fork(),
+        sql<RowCounts>`
+          select count(*)::int as total,
+                 count(*) filter (where state = 'awaiting_count')::int as "awaitingCount",
+                 count(*) filter (where state = 'counted')::int as counted,
+                 count(*) filter (where state = 'marked_for_recount')::int as "markedForRecount",
+                 count(*) filter (where state = 'recounting')::int as recounting,
+                 count(*) filter (where state = 'deleted')::int as deleted,
+                 count(*) filter (where state = 'counted' and approval = 'to_approve')::int as "toApprove",
+                 count(*) filter (where state = 'counted' and approval = 'approved')::int as approved,
+                 count(*) filter (where state = 'counted' and approval = 'not_required')::int as "notRequired",
+                 count(*) filter (where moved_after_snapshot)::int as "movedAfterSnapshot"
+          from reconciliation_row where reconciliation_id = ${reconciliationId}`,
+      );
+      return r!;
+    },
+
+    /** A round's deadline passed with orders open: recorded once per round on the document, counts untouched. */
+    async recordEscalation(reconciliationId: string, round: number, openOrderIds: number[]): Promise<void> {
+      await affected(
+        orm.em.fork(),
+        sql`update reconciliation
+            set escalations = escalations || jsonb_build_array(jsonb_build_object(
+              'round', ${round}::int, 'at', now(), 'openCountOrders', ${JSON.stringify(openOrderIds)}::jsonb,
+              'reason', 'count deadline passed with count orders open'))
+            where id = ${reconciliationId}
+              and not exists (select 1 from jsonb_array_elements(escalations) e where (e->>'round')::int = ${round}::int)`,
+      );
+    },
+  };
+}
+
+async function lockedReconciliation(em: Em, reconciliationId: string): Promise<{ round: number; max_recount_rounds: number }> {
+  const rec = await one(
+    em,
+    sql<{ round: number; max_recount_rounds: number }>`
+      select round, max_recount_rounds from reconciliation where id = ${reconciliationId} for update`,
+  );
+  if (!rec) throw ApplicationFailure.nonRetryable(`reconciliation ${reconciliationId} not found`, 'NotFound');
+  return rec;
+}
+
+async function applyToSelection(
+  em: Em,
+  reconciliationId: string,
+  selection: RowSelection,
+  eligibleStates: string[],
+  assignment: ReturnType<typeof sql>,
+): Promise<RowsChanged> {
+  await refuseIneligible(em, reconciliationId, selection, sql`r.state = any(${eligibleStates}::text[])`,
+    `only rows in state ${eligibleStates.join(' or ')} qualify`);
+  const n = await affected(
+    em,
+    sql`update reconciliation_row r set ${assignment}
+        from item i, zone z, location l
+        where i.id = r.item_id and z.id = r.zone_id and l.id = r.location_id
+          and ${rowPredicate(reconciliationId, selection)}`,
+  );
+  return { rows: n };
+}
+
+async function refuseIneligible(
+  em: Em,
+  reconciliationId: string,
+  selection: RowSelection,
+  eligible: ReturnType<typeof sql>,
+  rule: string,
+): Promise<void> {
+  if (isEmptySelection(selection)) throw ApplicationFailure.nonRetryable('select rows by rowIds or a filter', 'NoRowsSelected');
+  const ids = selection.rowIds && selection.rowIds.length > 0 ? selection.rowIds : null;
+  const r = await one(
+    em,
+    sql<{ total: number; bad: number; bad_ids: string[] | null; missing: string[] | null }>`
+      select count(*)::int as total,
+             count(*) filter (where not (${eligible}))::int as bad,
+             (array_agg(r.id order by r.id) filter (where not (${eligible})))[1:20] as bad_ids,
+             (select array_agg(x)::text[] from unnest(${ids}::bigint[]) x
+               where not exists (select 1 from reconciliation_row o where o.id = x and o.reconciliation_id = ${reconciliationId})) as missing
+      from ${ROW_JOINS}
+      where ${rowPredicate(reconciliationId, selection)}`,
+  );
+  if (r!.missing && r!.missing.length > 0) {
+    throw ApplicationFailure.nonRetryable(`rows not in this reconciliation: ${r!.missing.slice(0, 20).join(', ')}`, 'NoRowsSelected');
+  }
+  if (r!.total === 0) throw ApplicationFailure.nonRetryable('no row matches the selection', 'NoRowsSelected');
+  if (r!.bad > 0) {
+    throw ApplicationFailure.nonRetryable(
+      `${rule}; ${r!.bad} refused, e.g. rows ${r!.bad_ids!.join(', ')}`,
+      'InvalidRowState',
+    );
+  }
+}

@@ -1,0 +1,36 @@
+import { sql, type RawBuilder } from 'kysely';
+import type { RowSelection } from '../workflows/messages';
+
+/**
+ * The manager's row filter as one SQL predicate over
+ * `reconciliation_row r join item i join zone z join location l`, shared by
+ * the review listing and by decisions (recount, approve, delete) so both
+ * select exactly the same rows.
+ */
+export const ROW_JOINS = sql`reconciliation_row r
+  join item i on i.id = r.item_id
+  join zone z on z.id = r.zone_id
+  join location l on l.id = r.location_id`;
+
+export function rowPredicate(reconciliationId: string, selection: RowSelection): RawBuilder<unknown> {
+  const f = selection.filter ?? {};
+  const ids = selection.rowIds && selection.rowIds.length > 0 ? selection.rowIds : null;
+  const list = (v: string[] | undefined) => (v && v.length > 0 ? v : null);
+  return sql`r.reconciliation_id = ${reconciliationId}
+    and (${ids}::bigint[] is null or r.id = any(${ids}::bigint[]))
+    and (${list(f.itemCodes)}::text[] is null or i.code = any(${list(f.itemCodes)}::text[]))
+    and (${list(f.zoneCodes)}::text[] is null or z.code = any(${list(f.zoneCodes)}::text[]))
+    and (${list(f.locationCodes)}::text[] is null or l.code = any(${list(f.locationCodes)}::text[]))
+    and (${f.approval ?? null}::text is null or r.approval = ${f.approval ?? null}::text)
+    and (${f.state ?? null}::text is null or r.state = ${f.state ?? null}::text)
+    and (${f.minAbsVariance ?? null}::numeric is null or abs(r.variance_quantity) >= ${f.minAbsVariance ?? null}::numeric)
+    and (${f.minAbsValue ?? null}::numeric is null or abs(r.variance_value) >= ${f.minAbsValue ?? null}::numeric)`;
+}
+
+/** A selection must name rows or filter them: an empty one would mean "every row", which no decision intends. */
+export function isEmptySelection(selection: RowSelection): boolean {
+  const noIds = !selection.rowIds || selection.rowIds.length === 0;
+  const f = selection.filter;
+  const noFilter = !f || Object.values(f).every((v) => v === undefined || (Array.isArray(v) && v.length === 0));
+  return noIds && noFilter;
+}

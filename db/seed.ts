@@ -1,0 +1,279 @@
+import type { Orm } from './orm';
+
+/**
+ * Demo data: one warehouse with zones, locations, items (shared item master),
+ * stock positions, a few blockings and one receipt movement per position.
+ *
+ * Everything is generated inside PostgreSQL with set-based
+ * `INSERT ... SELECT ... FROM generate_series(...)`, in one transaction, so a
+ * million positions cost Node almost nothing. The data is deterministic: the
+ * variety comes from multiplicative (Fibonacci) hashing of the series index,
+ * never from random(). Seeding the same code twice changes nothing.
+ */
+export interface SeedSummary {
+  warehouseCode: string;
+  /** false when the warehouse already existed; the counts are then its current ones. */
+  created: boolean;
+  zones: number;
+  locations: number;
+  /** Distinct items stocked in this warehouse (the item master is shared between warehouses). */
+  items: number;
+  positions: number;
+  /** Blockings on this warehouse's stock positions. */
+  blockings: number;
+  /** Movements of this warehouse's stock positions. */
+  movements: number;
+  ms: number;
+}
+
+export interface SeedOptions {
+  positions: number;
+  /** Default 'WH1'. */
+  warehouseCode?: string;
+}
+
+/** Upper bound keeps every hashed index below 2^31, so the bigint hashing never overflows. */
+export const MAX_SEED_POSITIONS = 100_000_000;
+export const POSITIONS_PER_LOCATION = 8;
+
+export interface SeedShape {
+  zones: number;
+  locations: number;
+  /** Items in the item master used by the seed (ITEM-000001 .. ITEM-<items>). */
+  items: number;
+  /** Multiplier coprime to `items`: position i holds item (i * itemStride) mod items. */
+  itemStride: number;
+}
+
+/** Sizes derived from the requested number of positions. */
+export function seedShape(positions: number): SeedShape {
+  assertPositions(positions);
+  const locations = Math.ceil(positions / POSITIONS_PER_LOCATION);
+  const zones = Math.min(26, Math.max(2, Math.ceil(Math.sqrt(positions) / 40)));
+  const items = Math.max(20, Math.ceil(positions / 20));
+  let itemStride = 7919; // a prime; walk on in the rare case it shares a factor with `items`
+  while (gcd(itemStride, items) !== 1) itemStride += 2;
+  return { zones, locations, items, itemStride };
+}
+
+function assertPositions(positions: number): void {
+  if (!Number.isSafeInteger(positions) || positions < 1 || positions > MAX_SEED_POSITIONS) {
+    throw new RangeError(`positions must be an integer between 1 and ${MAX_SEED_POSITIONS}, got ${positions}`);
+  }
+}
+
+function gcd(a: number, b: number): number {
+  while (b !== 0) [a, b] = [b, a % b];
+  return a;
+}
+
+/**
+ * Fibonacci hashing: the top 24 of the low 32 bits of x * multiplier, 0 .. 16777215.
+ * x stays below 2^31 and the multipliers below 2^32, so the product fits a bigint.
+ * Each attribute uses its own odd multiplier so the attributes do not move in lockstep.
+ */
+function hash(expr: string, multiplier: number): string {
+  return `((((${expr})::bigint * ${multiplier}) & 4294967295) >> 8)`;
+}
+
+const M = {
+  itemTracking: 2654435761,
+  itemUnit: 2246822519,
+  itemCost: 3266489917,
+  quantity: 668265263,
+  lot: 3323198485,
+  owner: 374761393,
+  handlingUnit: 3432918353,
+  receivedAt: 461845907,
+  blocked: 2869860233,
+  blockReason: 1540483477,
+  blockShare: 2246822507,
+} as const;
+
+/** 'ITEM-000042'; wider numbers keep all their digits (lpad would truncate). */
+function itemCode(n: string): string {
+  return `('ITEM-' || lpad((${n})::text, greatest(6, length((${n})::text)), '0'))`;
+}
+
+/** Aisle label of a 0-based aisle number: A..Z, then AA..ZZ, then X<n> (never collides with letters only). */
+function aisleLabel(a: string): string {
+  return `(case when ${a} < 26 then chr(65 + (${a})::int)
+    when ${a} < 702 then chr(65 + ((${a} - 26) / 26)::int) || chr(65 + ((${a} - 26) % 26)::int)
+    else 'X' || ${a} end)`;
+}
+
+type Row = Record<string, unknown>;
+
+export async function seedDemoWarehouse(orm: Orm, opts: SeedOptions): Promise<SeedSummary> {
+  const started = performance.now();
+  const shape = seedShape(opts.positions);
+  const warehouseCode = opts.warehouseCode ?? 'WH1';
+  if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/.test(warehouseCode)) {
+    throw new RangeError(`warehouse code must be 1-32 letters, digits, '-' or '_', got '${warehouseCode}'`);
+  }
+  const { zones: Z, locations: L, items: I, itemStride: A } = shape;
+  const N = opts.positions;
+  const W = warehouseCode;
+
+  const created = await orm.em.fork().transactional(async (em) => {
+    const claimed = await em.execute<Row[]>(
+      `insert into warehouse (code, name) values (?, ?) on conflict (code) do nothing returning code`,
+      [W, `Demo warehouse ${W}`],
+    );
+    if (claimed.length === 0) return undefined;
+
+    await em.execute(`set local synchronous_commit = off`);
+    await em.execute(`set local work_mem = '256MB'`);
+
+    // Item master, shared by all warehouses: attributes depend only on the item number,
+    // so a second warehouse reuses (and agrees on) the items the first one created.
+    await em.execute(`
+      insert into item (code, description, storage_unit, inventory_unit, conversion_factor, standard_cost, lot_tracked, serial_tracked)
+      select s.code,
+             'Demo item ' || s.n || case when u.cf = 1 then '' else ' (' || u.su || ' of ' || u.cf || ' ' || u.iu || ')' end,
+             u.su, u.iu, u.cf, s.cost, s.track between 3 and 12, s.track < 3
+      from (
+        select n, ${itemCode('n')} as code,
+               ${hash('n', M.itemTracking)} % 100 as track,
+               ${hash('n', M.itemUnit)} % 20 as unit,
+               round(0.5 + (${hash('n', M.itemCost)} % 4995001)::numeric / 10000, 4) as cost
+        from generate_series(1, ${I}) as n
+      ) s
+      join (values (0, 9, 'PCS', 'PCS', 1), (10, 13, 'BOX', 'PCS', 12), (14, 15, 'CASE', 'PCS', 24),
+                   (16, 17, 'KG', 'KG', 1), (18, 18, 'BAG', 'KG', 25), (19, 19, 'ROLL', 'M', 50))
+        as u(lo, hi, su, iu, cf)
+        -- serial-tracked items are counted in pieces
+        on (case when s.track < 3 then 0 else s.unit end) between u.lo and u.hi
+      order by s.n
+      on conflict (code) do nothing`);
+
+    const zoneRows = await em.execute<Row[]>(
+      `with ins as (
+         insert into zone (warehouse_code, code)
+         select ?, 'Z' || lpad(z::text, 2, '0') from generate_series(1, ${Z}) as z order by z
+         returning 1)
+       select count(*)::int as n from ins`,
+      [W],
+    );
+
+    // Zone z (0-based) holds the locations floor(z*L/Z) .. floor((z+1)*L/Z)-1; within a zone,
+    // k runs over levels 1-4, then bays 001-100, then aisles: 'Z01-A-003-2'.
+    const locationRows = await em.execute<Row[]>(
+      `with ins as (
+         insert into location (warehouse_code, zone_id, code)
+         select ?, zn.id,
+                zn.code || '-' || ${aisleLabel('k / 400')} || '-' || lpad(((k / 4) % 100 + 1)::text, 3, '0') || '-' || (k % 4 + 1)
+         from generate_series(0::bigint, ${Z - 1}) as z
+         join zone zn on zn.warehouse_code = ? and zn.code = 'Z' || lpad((z + 1)::text, 2, '0')
+         cross join lateral generate_series(0::bigint, ((z + 1) * ${L}) / ${Z} - (z * ${L}) / ${Z} - 1) as k
+         order by z, k
+         returning 1)
+       select count(*)::int as n from ins`,
+      [W, W],
+    );
+
+    // Position i (0-based) lies in location j = i / 8 and holds item (i * A) mod I. The 8
+    // positions of a location have 8 consecutive i, distinct modulo I (I >= 20) and A is
+    // coprime to I, so (location, item) - hence the natural key - is distinct by construction,
+    // and every item is stocked once N >= I.
+    const [counts] = await em.execute<Row[]>(
+      `with loc as (
+         select id, row_number() over (order by id) - 1 as j
+         from location where warehouse_code = ?
+       ),
+       itm as (
+         select it.id, n - 1 as k, it.lot_tracked, it.serial_tracked, it.storage_unit = 'KG' as weighed
+         from generate_series(1, ${I}) as n
+         join item it on it.code = ${itemCode('n')}
+       ),
+       src as materialized (
+         select nextval('stock_position_id_seq') as id, p.*
+         from (
+           select g.i, loc.id as location_id, itm.id as item_id, itm.serial_tracked, itm.weighed,
+                  case when itm.serial_tracked then 1
+                       when itm.weighed then 1 + (${hash('g.i', M.quantity)} % 499000)::numeric / 1000
+                       else 1 + ${hash('g.i', M.quantity)} % 500 end as quantity,
+                  case when itm.lot_tracked then 'L' || (100000 + ${hash('g.i', M.lot)} % 900000) else '' end as lot,
+                  case when ${hash('loc.j', M.handlingUnit)} % 5 = 0 then 'HU' || loc.id else '' end as handling_unit,
+                  case when ${hash('g.i', M.owner)} % 100 < 5 then 'VMI-ACME'
+                       when ${hash('g.i', M.owner)} % 100 < 7 then 'VMI-GLOBEX' else '' end as owner,
+                  now() - make_interval(mins => (1 + ${hash('g.i', M.receivedAt)} % 525600)::int) as received_at,
+                  ${hash('g.i', M.blocked)} % 50 = 0 as blocked,
+                  (array['damaged', 'quality', 'pending_putaway'])[1 + ${hash('g.i', M.blockReason)} % 3] as block_reason,
+                  1 + ${hash('g.i', M.blockShare)} % 100 as block_percent
+           from generate_series(0::bigint, ${N - 1}) as g(i)
+           join loc on loc.j = g.i / ${POSITIONS_PER_LOCATION}
+           join itm on itm.k = (g.i * ${A}) % ${I}
+           order by g.i
+         ) p
+       ),
+       pos as (
+         insert into stock_position (id, warehouse_code, location_id, item_id, lot, serial, handling_unit, owner, quantity, updated_at)
+         select id, ?, location_id, item_id, lot, case when serial_tracked then 'SN' || id else '' end,
+                handling_unit, owner, quantity, received_at
+         from src
+         returning 1
+       ),
+       mv as (
+         insert into movement (stock_position_id, kind, quantity, occurred_at, reference)
+         select id, 'receipt', quantity, received_at, ? from src
+         returning 1
+       ),
+       bl as (
+         insert into blocking (stock_position_id, reason, quantity)
+         select id, block_reason,
+                case when serial_tracked then quantity
+                     when weighed then greatest(0.001, round(quantity * block_percent / 100, 3))
+                     else greatest(1, floor(quantity * block_percent / 100)) end
+         from src where blocked
+         returning 1
+       )
+       select (select count(*) from pos)::bigint as positions,
+              (select count(*) from mv)::bigint as movements,
+              (select count(*) from bl)::bigint as blockings,
+              (select count(distinct item_id) from src)::bigint as items`,
+      [W, W, `seed:${W}`],
+    );
+    return {
+      zones: Number(zoneRows[0]?.n),
+      locations: Number(locationRows[0]?.n),
+      items: Number(counts?.items),
+      positions: Number(counts?.positions),
+      blockings: Number(counts?.blockings),
+      movements: Number(counts?.movements),
+    };
+  });
+
+  if (!created) {
+    return { warehouseCode, created: false, ...(await currentCounts(orm, W)), ms: Math.round(performance.now() - started) };
+  }
+  // Outside the transaction: the planner gets statistics of the committed data.
+  await orm.em.fork().execute(`analyze warehouse, zone, location, item, stock_position, blocking, movement`);
+  return { warehouseCode, created: true, ...created, ms: Math.round(performance.now() - started) };
+}
+
+/** Current counts of an existing warehouse, the same figures a fresh seed reports. */
+export async function currentCounts(
+  orm: Orm,
+  warehouseCode: string,
+): Promise<Omit<SeedSummary, 'warehouseCode' | 'created' | 'ms'>> {
+  const [row] = await orm.em.fork().execute<Row[]>(
+    `select (select count(*) from zone where warehouse_code = ?) as zones,
+            (select count(*) from location where warehouse_code = ?) as locations,
+            (select count(distinct item_id) from stock_position where warehouse_code = ?) as items,
+            (select count(*) from stock_position where warehouse_code = ?) as positions,
+            (select count(*) from blocking b join stock_position p on p.id = b.stock_position_id
+              where p.warehouse_code = ?) as blockings,
+            (select count(*) from movement m join stock_position p on p.id = m.stock_position_id
+              where p.warehouse_code = ?) as movements`,
+    [warehouseCode, warehouseCode, warehouseCode, warehouseCode, warehouseCode, warehouseCode],
+  );
+  return {
+    zones: Number(row?.zones),
+    locations: Number(row?.locations),
+    items: Number(row?.items),
+    positions: Number(row?.positions),
+    blockings: Number(row?.blockings),
+    movements: Number(row?.movements),
+  };
+}

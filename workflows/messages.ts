@@ -1,0 +1,102 @@
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+
+/**
+ * The reconciliation workflow's messages. The API imports this module (never
+ * the workflow implementation), so it holds names and payload types only.
+ * Payloads carry IDs and counts, never rows: rows live in PostgreSQL.
+ */
+
+export const RECONCILIATION_WORKFLOW = 'reconciliationWorkflow';
+
+export function reconciliationWorkflowId(reconciliationId: string): string {
+  return `reconciliation-${reconciliationId}`;
+}
+
+export type ReconciliationStatus =
+  | 'snapshotting'
+  | 'ready'
+  | 'counting'
+  | 'populating'
+  | 'review'
+  | 'cancelled';
+
+export interface ReconciliationInput {
+  reconciliationId: string;
+  /** Per count round; when it passes with orders open, the workflow records an escalation. */
+  countDeadlineMinutes: number | null;
+}
+
+export interface RowCounts {
+  total: number;
+  awaitingCount: number;
+  counted: number;
+  markedForRecount: number;
+  recounting: number;
+  deleted: number;
+  toApprove: number;
+  approved: number;
+  notRequired: number;
+  movedAfterSnapshot: number;
+}
+
+export interface Progress {
+  reconciliationId: string;
+  status: ReconciliationStatus;
+  /** -1 before any count; 0 = initial count; 1.. = recounts. */
+  round: number;
+  ordersOpen: number;
+  ordersComplete: number;
+  rows: RowCounts;
+  escalations: number;
+  historyLength: number;
+}
+
+/** Device signals an order complete; duplicates and late arrivals are harmless. */
+export const orderCompletedSignal = defineSignal<[{ countOrderId: number; round: number }]>('orderCompleted');
+
+export const progressQuery = defineQuery<Progress>('progress');
+
+export interface DecisionBy {
+  /** Who decided, for the audit trail. */
+  user: string;
+}
+
+export interface StartInitialCountResult {
+  round: number;
+  orders: number;
+  tasks: number;
+}
+export const startInitialCountUpdate = defineUpdate<StartInitialCountResult, [DecisionBy]>('startInitialCount');
+
+export interface RowSelection {
+  rowIds?: number[];
+  /** Filters, ANDed; rows of the reconciliation that match. */
+  filter?: RowFilter;
+}
+export interface RowFilter {
+  itemCodes?: string[];
+  zoneCodes?: string[];
+  locationCodes?: string[];
+  approval?: 'to_approve' | 'approved' | 'not_required';
+  state?: string;
+  minAbsVariance?: number;
+  minAbsValue?: number;
+}
+
+export interface RowsChanged {
+  rows: number;
+}
+export const markForRecountUpdate = defineUpdate<RowsChanged, [RowSelection & DecisionBy]>('markForRecount');
+
+export interface RecountOrderResult {
+  round: number;
+  countOrderId: number;
+  tasks: number;
+}
+export const generateRecountOrderUpdate = defineUpdate<RecountOrderResult, [DecisionBy]>('generateRecountOrder');
+
+export const approveRowsUpdate = defineUpdate<RowsChanged, [RowSelection & DecisionBy]>('approveRows');
+
+export const deleteRowsUpdate = defineUpdate<RowsChanged, [RowSelection & DecisionBy & { reason: string }]>('deleteRows');
+
+export const cancelUpdate = defineUpdate<{ status: 'cancelled' }, [DecisionBy & { reason: string }]>('cancel');
