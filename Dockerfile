@@ -42,9 +42,12 @@ COPY domain ./domain
 COPY platform ./platform
 COPY scripts ./scripts
 
-# The official image's unprivileged user; tsx keeps its transpile cache under
-# the OS temp directory, which `node` can write.
-USER node
+# The official image's unprivileged `node` user (uid/gid 1000). The ID is
+# numeric so that runtimes which refuse to start root containers (such as
+# Kubernetes with runAsNonRoot) can check it without reading /etc/passwd.
+# tsx keeps its transpile cache in the OS temp directory, which this user can
+# write.
+USER 1000:1000
 
 EXPOSE 3000
 

@@ -30,7 +30,7 @@ export function populateActivities(orm: Orm) {
       return orm.em.fork().transactional(async (em) => {
         const rec = await one(
           em,
-          sql<{ tolerance: TolerancePolicy; snapshot_at: Date }>`
+          sql<{ tolerance: TolerancePolicy; snapshot_at: string }>`
             select tolerance, snapshot_at from reconciliation where id = ${reconciliationId} for update`,
         );
         if (!rec) throw new Error(`reconciliation ${reconciliationId} not found`);
@@ -120,7 +120,7 @@ async function selectRoundRows(em: Em, reconciliationId: string, round: number):
   );
 }
 
-async function writeCounts(em: Em, reconciliationId: string, round: number, snapshotAt: Date): Promise<number> {
+async function writeCounts(em: Em, reconciliationId: string, round: number, snapshotAt: string): Promise<number> {
   const n = await affected(
     em,
     sql`
@@ -133,9 +133,9 @@ async function writeCounts(em: Em, reconciliationId: string, round: number, snap
         expected_quantity = r.snapshot_quantity + coalesce((
           select sum(m.quantity) from movement m
           where m.stock_position_id = r.stock_position_id
-            and m.occurred_at > ${snapshotAt} and m.occurred_at <= x.counted_at), 0),
+            and m.occurred_at > ${snapshotAt}::timestamptz and m.occurred_at <= x.counted_at), 0),
         moved_after_snapshot = exists (
-          select 1 from movement m where m.stock_position_id = r.stock_position_id and m.occurred_at > ${snapshotAt}),
+          select 1 from movement m where m.stock_position_id = r.stock_position_id and m.occurred_at > ${snapshotAt}::timestamptz),
         approval = null, approved_by = null, approved_at = null
       from (
         select rr.row_id,

@@ -19,11 +19,11 @@ export function snapshotActivities(orm: Orm) {
       return orm.em.fork().transactional(async (em) => {
         const rec = await one(
           em,
-          sql<{ warehouse_code: string; scope: Scope; snapshot_at: Date | null }>`
+          sql<{ warehouse_code: string; scope: Scope; snapshot_at: string | null }>`
             select warehouse_code, scope, snapshot_at from reconciliation where id = ${reconciliationId} for update`,
         );
         if (!rec) throw new Error(`reconciliation ${reconciliationId} not found`);
-        if (rec.snapshot_at) return { rows: await rowTotal(em, reconciliationId), snapshotAt: rec.snapshot_at.toISOString() };
+        if (rec.snapshot_at) return { rows: await rowTotal(em, reconciliationId), snapshotAt: new Date(rec.snapshot_at).toISOString() };
 
         const f = scopeFilters(rec.scope);
         await one(
@@ -51,11 +51,11 @@ export function snapshotActivities(orm: Orm) {
         );
         const stamped = await one(
           em,
-          sql<{ snapshot_at: Date }>`
+          sql<{ snapshot_at: string }>`
             update reconciliation set snapshot_at = now(), status = 'ready' where id = ${reconciliationId}
             returning snapshot_at`,
         );
-        return { rows: await rowTotal(em, reconciliationId), snapshotAt: stamped!.snapshot_at.toISOString() };
+        return { rows: await rowTotal(em, reconciliationId), snapshotAt: new Date(stamped!.snapshot_at).toISOString() };
       });
     },
   };

@@ -104,30 +104,25 @@ function aisleLabel(a: string): string {
 
 type Row = Record<string, unknown>;
 
-export async function seedDemoWarehouse(orm: Orm, opts: SeedOptions): Promise<SeedSummary> {
-  const started = performance.now();
-  const shape = seedShape(opts.positions);
-  const warehouseCode = opts.warehouseCode ?? 'WH1';
-  if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/.test(warehouseCode)) {
-    throw new RangeError(`warehouse code must be 1-32 letters, digits, '-' or '_', got '${warehouseCode}'`);
-  }
-  const { zones: Z, locations: L, items: I, itemStride: A } = shape;
-  const N = opts.positions;
+export interface SeedStatement {
+  sql: string;
+  /** Values for the `?` placeholders. */
+  params: unknown[];
+}
+
+/** The seed's SQL, in execution order; exported for inspection (EXPLAIN) and tooling. */
+export function seedStatements(
+  warehouseCode: string,
+  positions: number,
+): { items: SeedStatement; zones: SeedStatement; locations: SeedStatement; stock: SeedStatement } {
+  const { zones: Z, locations: L, items: I, itemStride: A } = seedShape(positions);
+  const N = positions;
   const W = warehouseCode;
-
-  const created = await orm.em.fork().transactional(async (em) => {
-    const claimed = await em.execute<Row[]>(
-      `insert into warehouse (code, name) values (?, ?) on conflict (code) do nothing returning code`,
-      [W, `Demo warehouse ${W}`],
-    );
-    if (claimed.length === 0) return undefined;
-
-    await em.execute(`set local synchronous_commit = off`);
-    await em.execute(`set local work_mem = '256MB'`);
-
-    // Item master, shared by all warehouses: attributes depend only on the item number,
-    // so a second warehouse reuses (and agrees on) the items the first one created.
-    await em.execute(`
+  // Item master, shared by all warehouses: attributes depend only on the item number,
+  // so a second warehouse reuses (and agrees on) the items the first one created.
+  const items: SeedStatement = {
+    params: [],
+    sql: `
       insert into item (code, description, storage_unit, inventory_unit, conversion_factor, standard_cost, lot_tracked, serial_tracked)
       select s.code,
              'Demo item ' || s.n || case when u.cf = 1 then '' else ' (' || u.su || ' of ' || u.cf || ' ' || u.iu || ')' end,
@@ -145,21 +140,22 @@ export async function seedDemoWarehouse(orm: Orm, opts: SeedOptions): Promise<Se
         -- serial-tracked items are counted in pieces
         on (case when s.track < 3 then 0 else s.unit end) between u.lo and u.hi
       order by s.n
-      on conflict (code) do nothing`);
+      on conflict (code) do nothing`,
+  };
 
-    const zoneRows = await em.execute<Row[]>(
-      `with ins as (
+  const zones: SeedStatement = {
+    sql: `with ins as (
          insert into zone (warehouse_code, code)
          select ?, 'Z' || lpad(z::text, 2, '0') from generate_series(1, ${Z}) as z order by z
          returning 1)
        select count(*)::int as n from ins`,
-      [W],
-    );
+    params: [W],
+  };
 
-    // Zone z (0-based) holds the locations floor(z*L/Z) .. floor((z+1)*L/Z)-1; within a zone,
-    // k runs over levels 1-4, then bays 001-100, then aisles: 'Z01-A-003-2'.
-    const locationRows = await em.execute<Row[]>(
-      `with ins as (
+  // Zone z (0-based) holds the locations floor(z*L/Z) .. floor((z+1)*L/Z)-1; within a zone,
+  // k runs over levels 1-4, then bays 001-100, then aisles: 'Z01-A-003-2'.
+  const locations: SeedStatement = {
+    sql: `with ins as (
          insert into location (warehouse_code, zone_id, code)
          select ?, zn.id,
                 zn.code || '-' || ${aisleLabel('k / 400')} || '-' || lpad(((k / 4) % 100 + 1)::text, 3, '0') || '-' || (k % 4 + 1)
@@ -169,47 +165,50 @@ export async function seedDemoWarehouse(orm: Orm, opts: SeedOptions): Promise<Se
          order by z, k
          returning 1)
        select count(*)::int as n from ins`,
-      [W, W],
-    );
+    params: [W, W],
+  };
 
-    // Position i (0-based) lies in location j = i / 8 and holds item (i * A) mod I. The 8
-    // positions of a location have 8 consecutive i, distinct modulo I (I >= 20) and A is
-    // coprime to I, so (location, item) - hence the natural key - is distinct by construction,
-    // and every item is stocked once N >= I.
-    const [counts] = await em.execute<Row[]>(
-      `with loc as (
-         select id, row_number() over (order by id) - 1 as j
-         from location where warehouse_code = ?
+  // Position i (0-based) lies in location j = i / 8 and holds item (i * A) mod I. The 8
+  // positions of a location have 8 consecutive i, distinct modulo I (I >= 20) and A is
+  // coprime to I, so (location, item) - hence the natural key - is distinct by construction,
+  // and every item is stocked once N >= I.
+  const stock: SeedStatement = {
+    sql: `with loc as materialized (
+         -- the warehouse's locations in id order: location j is ids[j + 1]
+         select array_agg(id order by id) as ids from location where warehouse_code = ?
        ),
-       itm as (
-         select it.id, n - 1 as k, it.lot_tracked, it.serial_tracked, it.storage_unit = 'KG' as weighed
+       itm as materialized (
+         -- item k (0-based) is ITEM-<k+1>; kind bits: 1 lot-tracked, 2 serial-tracked, 4 weighed (KG)
+         select array_agg(it.id order by n) as ids,
+                array_agg((case when it.lot_tracked then 1 else 0 end
+                         + case when it.serial_tracked then 2 else 0 end
+                         + case when it.storage_unit = 'KG' then 4 else 0 end) order by n) as kinds
          from generate_series(1, ${I}) as n
          join item it on it.code = ${itemCode('n')}
        ),
        src as materialized (
-         select nextval('stock_position_id_seq') as id, p.*
+         -- One scan of generate_series, no join and no sort: the arrays are one-row init plans,
+         -- subscripted in O(1), and ids follow i.
+         select id, i, location_id, item_id, kind,
+                case when kind & 2 <> 0 then 1
+                     when kind & 4 <> 0 then 1 + (${hash('i', M.quantity)} % 499000)::numeric / 1000
+                     else 1 + ${hash('i', M.quantity)} % 500 end as quantity,
+                case when kind & 1 <> 0 then 'L' || (100000 + ${hash('i', M.lot)} % 900000) else '' end as lot,
+                case when ${hash('j', M.handlingUnit)} % 5 = 0 then 'HU' || location_id else '' end as handling_unit,
+                case when ${hash('i', M.owner)} % 100 < 5 then 'VMI-ACME'
+                     when ${hash('i', M.owner)} % 100 < 7 then 'VMI-GLOBEX' else '' end as owner,
+                now() - make_interval(mins => (1 + ${hash('i', M.receivedAt)} % 525600)::int) as received_at
          from (
-           select g.i, loc.id as location_id, itm.id as item_id, itm.serial_tracked, itm.weighed,
-                  case when itm.serial_tracked then 1
-                       when itm.weighed then 1 + (${hash('g.i', M.quantity)} % 499000)::numeric / 1000
-                       else 1 + ${hash('g.i', M.quantity)} % 500 end as quantity,
-                  case when itm.lot_tracked then 'L' || (100000 + ${hash('g.i', M.lot)} % 900000) else '' end as lot,
-                  case when ${hash('loc.j', M.handlingUnit)} % 5 = 0 then 'HU' || loc.id else '' end as handling_unit,
-                  case when ${hash('g.i', M.owner)} % 100 < 5 then 'VMI-ACME'
-                       when ${hash('g.i', M.owner)} % 100 < 7 then 'VMI-GLOBEX' else '' end as owner,
-                  now() - make_interval(mins => (1 + ${hash('g.i', M.receivedAt)} % 525600)::int) as received_at,
-                  ${hash('g.i', M.blocked)} % 50 = 0 as blocked,
-                  (array['damaged', 'quality', 'pending_putaway'])[1 + ${hash('g.i', M.blockReason)} % 3] as block_reason,
-                  1 + ${hash('g.i', M.blockShare)} % 100 as block_percent
+           select nextval('stock_position_id_seq') as id, g.i, g.i / ${POSITIONS_PER_LOCATION} as j,
+                  (select ids from loc)[g.i / ${POSITIONS_PER_LOCATION} + 1] as location_id,
+                  (select ids from itm)[(g.i * ${A}) % ${I} + 1] as item_id,
+                  (select kinds from itm)[(g.i * ${A}) % ${I} + 1] as kind
            from generate_series(0::bigint, ${N - 1}) as g(i)
-           join loc on loc.j = g.i / ${POSITIONS_PER_LOCATION}
-           join itm on itm.k = (g.i * ${A}) % ${I}
-           order by g.i
          ) p
        ),
        pos as (
          insert into stock_position (id, warehouse_code, location_id, item_id, lot, serial, handling_unit, owner, quantity, updated_at)
-         select id, ?, location_id, item_id, lot, case when serial_tracked then 'SN' || id else '' end,
+         select id, ?, location_id, item_id, lot, case when kind & 2 <> 0 then 'SN' || id else '' end,
                 handling_unit, owner, quantity, received_at
          from src
          returning 1
@@ -221,19 +220,46 @@ export async function seedDemoWarehouse(orm: Orm, opts: SeedOptions): Promise<Se
        ),
        bl as (
          insert into blocking (stock_position_id, reason, quantity)
-         select id, block_reason,
-                case when serial_tracked then quantity
-                     when weighed then greatest(0.001, round(quantity * block_percent / 100, 3))
-                     else greatest(1, floor(quantity * block_percent / 100)) end
-         from src where blocked
+         select id, (array['damaged', 'quality', 'pending_putaway'])[1 + ${hash('i', M.blockReason)} % 3],
+                case when kind & 2 <> 0 then quantity
+                     when kind & 4 <> 0 then greatest(0.001, round(quantity * (1 + ${hash('i', M.blockShare)} % 100) / 100, 3))
+                     else greatest(1, floor(quantity * (1 + ${hash('i', M.blockShare)} % 100) / 100)) end
+         from src where ${hash('i', M.blocked)} % 50 = 0
          returning 1
        )
        select (select count(*) from pos)::bigint as positions,
               (select count(*) from mv)::bigint as movements,
               (select count(*) from bl)::bigint as blockings,
-              (select count(distinct item_id) from src)::bigint as items`,
-      [W, W, `seed:${W}`],
+              (select count(*) from (select distinct item_id from src) d)::bigint as items`,
+    params: [W, W, `seed:${W}`],
+  };
+  return { items, zones, locations, stock };
+}
+
+export async function seedDemoWarehouse(orm: Orm, opts: SeedOptions): Promise<SeedSummary> {
+  const started = performance.now();
+  seedShape(opts.positions); // validates
+  const warehouseCode = opts.warehouseCode ?? 'WH1';
+  if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/.test(warehouseCode)) {
+    throw new RangeError(`warehouse code must be 1-32 letters, digits, '-' or '_', got '${warehouseCode}'`);
+  }
+  const W = warehouseCode;
+  const st = seedStatements(W, opts.positions);
+
+  const created = await orm.em.fork().transactional(async (em) => {
+    const claimed = await em.execute<Row[]>(
+      `insert into warehouse (code, name) values (?, ?) on conflict (code) do nothing returning code`,
+      [W, `Demo warehouse ${W}`],
     );
+    if (claimed.length === 0) return undefined;
+
+    await em.execute(`set local synchronous_commit = off`);
+    await em.execute(`set local work_mem = '256MB'`);
+
+    await em.execute(st.items.sql, st.items.params);
+    const zoneRows = await em.execute<Row[]>(st.zones.sql, st.zones.params);
+    const locationRows = await em.execute<Row[]>(st.locations.sql, st.locations.params);
+    const [counts] = await em.execute<Row[]>(st.stock.sql, st.stock.params);
     return {
       zones: Number(zoneRows[0]?.n),
       locations: Number(locationRows[0]?.n),

@@ -15,6 +15,9 @@ export interface Config {
   dataDir: string;
   /** Stock positions the demo warehouse gets when `npm start` seeds an empty database. */
   seedPositions: number;
+  /** Ports of the Temporal dev server `npm start` runs when TEMPORAL_ADDRESS is not set. */
+  temporalDevPort: number;
+  temporalUiPort: number;
 }
 
 function intFromEnv(name: string, fallback: number): number {
@@ -36,5 +39,7 @@ export function loadConfig(): Config {
     port: intFromEnv('PORT', 3000),
     dataDir: path.resolve(process.env.STOCKTAKE_DATA_DIR || '.data'),
     seedPositions: intFromEnv('SEED_POSITIONS', 5000),
+    temporalDevPort: intFromEnv('TEMPORAL_DEV_PORT', 7233),
+    temporalUiPort: intFromEnv('TEMPORAL_UI_PORT', 8233),
   };
 }

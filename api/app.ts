@@ -1,0 +1,48 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import type { Client } from '@temporalio/client';
+import type { Orm } from '../db/orm';
+import { Problem, problemResponse } from './problem';
+import { healthRoutes } from './routes/health';
+import { reconciliationRoutes } from './routes/reconciliations';
+import { decisionRoutes } from './routes/decisions';
+import { deviceRoutes } from './routes/devices';
+import { temporalProblem } from './temporal-errors';
+
+export interface AppDeps {
+  orm: Orm;
+  temporal: Client;
+  taskQueue: string;
+}
+
+export type App = OpenAPIHono;
+
+export function createApp(deps: AppDeps): App {
+  const app = new OpenAPIHono({
+    defaultHook: (result, c) => {
+      if (!result.success) {
+        const issues = result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+        return problemResponse(
+          c,
+          new Problem(422, 'invalid-request', 'The request is not valid', issues.map((i) => `${i.path || '(body)'}: ${i.message}`).join('; '), { issues }),
+        );
+      }
+      return undefined;
+    },
+  });
+  app.onError((err, c) => {
+    if (err instanceof Problem) return problemResponse(c, err);
+    const fromTemporal = temporalProblem(err);
+    if (fromTemporal) return problemResponse(c, fromTemporal);
+    if (err instanceof SyntaxError) return problemResponse(c, new Problem(400, 'malformed-json', 'The body is not valid JSON', err.message));
+    console.error(err);
+    return problemResponse(c, new Problem(500, 'internal-error', 'Internal error', 'the error was logged'));
+  });
+  app.notFound((c) => problemResponse(c, new Problem(404, 'not-found', 'No such resource', `${c.req.method} ${c.req.path}`)));
+
+  healthRoutes(app, deps);
+  reconciliationRoutes(app, deps);
+  decisionRoutes(app, deps);
+  deviceRoutes(app, deps);
+  app.doc31('/openapi.json', { openapi: '3.1.0', info: { title: 'Stocktake', version: '0.1.0' } });
+  return app;
+}

@@ -1,0 +1,58 @@
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import type { UpdateDefinition } from '@temporalio/common';
+import type { Context } from 'hono';
+import * as m from '../../workflows/messages';
+import type { AppDeps } from '../app';
+import { actingUser, jsonBody, jsonResponse, problemResponses } from '../http';
+import { Cancellation, IdParam, RowDeletion, RowSelection } from '../schemas';
+import { requireReconciliation } from '../store/reconciliations';
+
+/**
+ * Manager decisions are Workflow Updates: the workflow's validator answers
+ * at once (a refused decision is a 409 and leaves no trace in history), the
+ * handler's verdict comes back in the same HTTP call. An Idempotency-Key
+ * becomes the update id, so a retried request is applied once.
+ */
+export function decisionRoutes(app: OpenAPIHono, deps: AppDeps): void {
+  const decide = async <R, A extends m.DecisionBy>(c: Context, update: UpdateDefinition<R, [A]>, id: string, arg: Omit<A, 'user'>) => {
+    const user = actingUser(c);
+    const record = await requireReconciliation(deps.orm.em.fork(), id);
+    const updateId = c.req.header('idempotency-key')?.trim() || undefined;
+    const handle = deps.temporal.workflow.getHandle(record.workflowId);
+    return handle.executeUpdate(update, { args: [{ ...arg, user } as A], ...(updateId ? { updateId } : {}) });
+  };
+  const route = (path: string, summary: string) =>
+    createRoute({
+      method: 'post',
+      path: `/reconciliations/{id}/${path}`,
+      summary,
+      request: { params: IdParam },
+      responses: { 200: jsonResponse('The decision was applied'), ...problemResponses },
+    });
+  const routeWithBody = <B extends z.ZodTypeAny>(path: string, summary: string, body: B) =>
+    createRoute({
+      method: 'post',
+      path: `/reconciliations/{id}/${path}`,
+      summary,
+      request: { params: IdParam, ...jsonBody(body) },
+      responses: { 200: jsonResponse('The decision was applied'), ...problemResponses },
+    });
+
+  app.openapi(route('initial-count', 'Start the initial count: count orders split by the policy'), async (c) =>
+    c.json(await decide(c, m.startInitialCountUpdate, c.req.valid('param').id, {}), 200));
+
+  app.openapi(routeWithBody('recount-marks', 'Mark rows for recount', RowSelection), async (c) =>
+    c.json(await decide(c, m.markForRecountUpdate, c.req.valid('param').id, c.req.valid('json') as m.RowSelection), 200));
+
+  app.openapi(route('recount-orders', 'Generate the recount order (single order, all marked rows)'), async (c) =>
+    c.json(await decide(c, m.generateRecountOrderUpdate, c.req.valid('param').id, {}), 200));
+
+  app.openapi(routeWithBody('approvals', 'Approve rows that are To Approve', RowSelection), async (c) =>
+    c.json(await decide(c, m.approveRowsUpdate, c.req.valid('param').id, c.req.valid('json') as m.RowSelection), 200));
+
+  app.openapi(routeWithBody('row-deletions', 'Delete rows that need no correction (reason required)', RowDeletion), async (c) =>
+    c.json(await decide(c, m.deleteRowsUpdate, c.req.valid('param').id, c.req.valid('json') as m.RowSelection & { reason: string }), 200));
+
+  app.openapi(routeWithBody('cancellation', 'Cancel the reconciliation (reason required)', Cancellation), async (c) =>
+    c.json(await decide(c, m.cancelUpdate, c.req.valid('param').id, c.req.valid('json') as { reason: string }), 200));
+}

@@ -1,0 +1,144 @@
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { RECONCILIATION_WORKFLOW, progressQuery, type Progress, type ReconciliationInput } from '../../workflows/messages';
+import type { AppDeps } from '../app';
+import { actingUser, idempotencyKey, jsonBody, jsonResponse, problemResponses } from '../http';
+import { CreateReconciliation, IdParam, RowQuery } from '../schemas';
+import { ordersOfReconciliation } from '../store/count-orders';
+import {
+  createReconciliation,
+  listReconciliations,
+  requireReconciliation,
+  type NewReconciliation,
+  type ReconciliationRecord,
+} from '../store/reconciliations';
+import { listRows, rowDetail } from '../store/rows';
+
+export function reconciliationRoutes(app: OpenAPIHono, deps: AppDeps): void {
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/reconciliations',
+      summary: 'Create a reconciliation and start its workflow (Idempotency-Key supported)',
+      request: { ...jsonBody(CreateReconciliation), headers: z.object({ 'idempotency-key': z.string().optional() }) },
+      responses: { 201: jsonResponse('Created'), 200: jsonResponse('Already created with this Idempotency-Key'), ...problemResponses },
+    }),
+    async (c) => {
+      const user = actingUser(c);
+      // The schema's refinement ran validateTolerancePolicy, so the tolerance is a TolerancePolicy.
+      const request = c.req.valid('json') as NewReconciliation;
+      const { record, created } = await createReconciliation(deps.orm.em.fork(), request, user, idempotencyKey(c));
+      await ensureWorkflow(deps, record);
+      return c.json(record, created ? 201 : 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/reconciliations',
+      request: { query: z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) }) },
+      responses: { 200: jsonResponse('Newest first') },
+    }),
+    async (c) => c.json({ reconciliations: await listReconciliations(deps.orm.em.fork(), c.req.valid('query').limit) }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/reconciliations/{id}',
+      summary: 'The document, with live progress from its workflow',
+      request: { params: IdParam },
+      responses: { 200: jsonResponse('The reconciliation'), ...problemResponses },
+    }),
+    async (c) => {
+      const record = await requireReconciliation(deps.orm.em.fork(), c.req.valid('param').id);
+      return c.json({ ...record, progress: await progressOf(deps, record) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/reconciliations/{id}/rows',
+      summary: 'Review rows: filter by item, zone, location, approval, state, variance, value',
+      request: { params: IdParam, query: RowQuery },
+      responses: { 200: jsonResponse('A page of rows; `next` is the `after` of the next page'), ...problemResponses },
+    }),
+    async (c) => {
+      const em = deps.orm.em.fork();
+      const { id } = c.req.valid('param');
+      await requireReconciliation(em, id);
+      const q = c.req.valid('query');
+      const selection = {
+        filter: {
+          itemCodes: q.item ? q.item.split(',') : undefined,
+          zoneCodes: q.zone ? q.zone.split(',') : undefined,
+          locationCodes: q.location ? q.location.split(',') : undefined,
+          approval: q.approval,
+          state: q.state,
+          minAbsVariance: q.minAbsVariance,
+          minAbsValue: q.minAbsValue,
+        },
+      };
+      return c.json(await listRows(em, id, selection, { after: q.after, limit: q.limit }), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/reconciliations/{id}/rows/{rowId}',
+      summary: "One row with every round's count and its blockings",
+      request: { params: IdParam.extend({ rowId: z.coerce.number().int().positive() }) },
+      responses: { 200: jsonResponse('The row and its history'), ...problemResponses },
+    }),
+    async (c) => {
+      const { id, rowId } = c.req.valid('param');
+      return c.json(await rowDetail(deps.orm.em.fork(), id, rowId), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/reconciliations/{id}/count-orders',
+      request: { params: IdParam },
+      responses: { 200: jsonResponse('Count orders of every round'), ...problemResponses },
+    }),
+    async (c) => {
+      const em = deps.orm.em.fork();
+      const { id } = c.req.valid('param');
+      await requireReconciliation(em, id);
+      return c.json({ countOrders: await ordersOfReconciliation(em, id) }, 200);
+    },
+  );
+}
+
+/**
+ * Starts the document's workflow unless it already runs or ran. Also called
+ * when an Idempotency-Key replays, which heals a create whose process died
+ * between storing the document and starting the workflow.
+ */
+async function ensureWorkflow(deps: AppDeps, record: ReconciliationRecord): Promise<void> {
+  const input: ReconciliationInput = { reconciliationId: record.id, countDeadlineMinutes: record.countDeadlineMinutes };
+  try {
+    await deps.temporal.workflow.start(RECONCILIATION_WORKFLOW, {
+      workflowId: record.workflowId,
+      taskQueue: deps.taskQueue,
+      args: [input],
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+    });
+  } catch (e) {
+    if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
+  }
+}
+
+async function progressOf(deps: AppDeps, record: ReconciliationRecord): Promise<Progress | null> {
+  if (record.closedAt) return null;
+  try {
+    return await deps.temporal.workflow.getHandle(record.workflowId).query(progressQuery);
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,46 @@
+import { ROW_JOINS, rowPredicate } from '../../db/row-filter';
+import { one, rows, sql, type Em } from '../../db/sql';
+import type { RowSelection } from '../../workflows/messages';
+import { notFound } from '../problem';
+
+const ROW_COLUMNS = sql`r.id::int, r.origin, z.code as zone, l.code as location, i.code as item, r.lot, r.serial,
+  r.handling_unit as "handlingUnit", r.owner, r.state, r.approval,
+  r.snapshot_quantity::float8 as "snapshotQuantity", r.expected_quantity::float8 as "expectedQuantity",
+  r.counted_quantity::float8 as "countedQuantity", r.counted_round as "countedRound", r.counted_by as "countedBy",
+  r.variance_quantity::float8 as "varianceQuantity", r.variance_inventory_quantity::float8 as "varianceInventoryQuantity",
+  r.variance_value::float8 as "varianceValue", r.moved_after_snapshot as "movedAfterSnapshot",
+  r.approved_by as "approvedBy", r.deleted_reason as "deletedReason"`;
+
+/** The review listing: keyset-paginated by row id, filtered with the same predicate decisions use. */
+export async function listRows(em: Em, reconciliationId: string, selection: RowSelection, page: { after: number; limit: number }) {
+  const list = await rows(
+    em,
+    sql<{ id: number }>`select ${ROW_COLUMNS} from ${ROW_JOINS}
+      where ${rowPredicate(reconciliationId, selection)} and r.id > ${page.after}
+      order by r.id limit ${page.limit}`,
+  );
+  const last = list[list.length - 1];
+  return { rows: list, next: list.length === page.limit && last ? last.id : null };
+}
+
+/** One row with every round's count and its blockings: the row's history. */
+export async function rowDetail(em: Em, reconciliationId: string, rowId: number) {
+  const row = await one(
+    em,
+    sql<Record<string, unknown>>`select ${ROW_COLUMNS} from ${ROW_JOINS}
+      where r.reconciliation_id = ${reconciliationId} and r.id = ${rowId}`,
+  );
+  if (!row) throw notFound(`row ${rowId} of reconciliation ${reconciliationId}`);
+  const counts = await rows(
+    em,
+    sql`select round, counted_quantity::float8 as "countedQuantity", expected_quantity::float8 as "expectedQuantity",
+               counted_at as "countedAt", counted_by as "countedBy"
+        from row_count where row_id = ${rowId} order by round`,
+  );
+  const blockings = await rows(
+    em,
+    sql`select reason, snapshot_quantity::float8 as "snapshotQuantity", counted_quantity::float8 as "countedQuantity"
+        from reconciliation_row_blocking where row_id = ${rowId} order by reason`,
+  );
+  return { ...row, counts, blockings };
+}

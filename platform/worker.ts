@@ -1,0 +1,28 @@
+import { createRequire } from 'node:module';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import type { Orm } from '../db/orm';
+
+const require = createRequire(import.meta.url);
+
+/** The path the worker bundles; workflows/index.ts lists every workflow. */
+export const WORKFLOWS_PATH = require.resolve('../workflows/index.ts');
+
+export async function createWorker(opts: {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  orm: Orm;
+  /** A pre-built bundle (tests build one per run); otherwise the worker bundles WORKFLOWS_PATH itself. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+}): Promise<Worker> {
+  return Worker.create({
+    connection: opts.connection,
+    namespace: opts.namespace,
+    taskQueue: opts.taskQueue,
+    activities: createActivities(opts.orm),
+    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    // Bulk activities hold a database connection each; keep concurrency within the pool.
+    maxConcurrentActivityTaskExecutions: 8,
+  });
+}
