@@ -67,7 +67,7 @@ export function countOrderActivities(orm: Orm) {
         const rec = await lockReconciliation(em, reconciliationId);
         const existing = await ordersOfRound(em, reconciliationId, round);
         if (existing) return existing;
-        if (round !== rec.round + 1 || round < 1 || round > rec.max_recount_rounds) {
+        if (round !== Math.max(rec.round, 0) + 1 || round > rec.max_recount_rounds) {
           throw ApplicationFailure.nonRetryable(
             `recount round ${round} is not allowed (current round ${rec.round}, maximum ${rec.max_recount_rounds} recount rounds)`,
             'InvalidState',
