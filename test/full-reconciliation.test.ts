@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { smallWarehouse } from './support/fixtures';
 import { flow } from './support/flow';
+import { maybeSaveHistory } from './support/histories';
 import { startStack, type Stack } from './support/stack';
 
 /**
@@ -150,5 +151,8 @@ describe('full warehouse reconciliation', () => {
 
     const end = await f.progress(rec.id);
     expect(end!.rows).toMatchObject({ approved: 2, notRequired: 4, toApprove: 0 });
+    await f.decide(rec.id, 'cancellation', { reason: 'end of test' });
+    await stack.client.workflow.getHandle(rec.workflowId).result();
+    await maybeSaveHistory(stack, rec.workflowId, 'full-warehouse');
   });
 });

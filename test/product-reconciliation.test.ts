@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { smallWarehouse } from './support/fixtures';
 import { flow } from './support/flow';
+import { maybeSaveHistory } from './support/histories';
 import { startStack, type Stack } from './support/stack';
 
 /**
@@ -61,6 +62,7 @@ describe('product-based reconciliation', () => {
     expect(cancelled).toEqual({ status: 'cancelled' });
     const closed = await stack.client.workflow.getHandle(rec.workflowId).result();
     expect(closed).toEqual({ status: 'cancelled' });
+    await maybeSaveHistory(stack, rec.workflowId, 'product-based');
     // A closed reconciliation frees its scope for the next one.
     expect((await stack.http('POST', '/reconciliations', { warehouse: 'W1', scope: { kind: 'zones', zones: ['A'] } })).status).toBe(201);
   });

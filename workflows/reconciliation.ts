@@ -107,8 +107,8 @@ export async function reconciliationWorkflow(input: m.ReconciliationInput & Part
 
   if (s.status === 'snapshotting') {
     await bulk.generateSnapshot(id);
-    s.status = 'ready';
     s.rows = await bulk.rowCounts(id);
+    s.status = 'ready';
   }
 
   while (s.status !== 'cancelled') {
@@ -117,8 +117,9 @@ export async function reconciliationWorkflow(input: m.ReconciliationInput & Part
       if (outcome === 'complete' && s.status === 'counting') {
         s.status = 'populating';
         await bulk.populateCountedQuantities(id, s.round);
-        s.status = 'review';
+        // Counts first, status second: a progress query never sees 'review' with the previous round's counts.
         s.rows = await bulk.rowCounts(id);
+        s.status = 'review';
       }
     } else {
       const seen = changes;
