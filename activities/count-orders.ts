@@ -55,6 +55,7 @@ export function countOrderActivities(orm: Orm) {
             insert into count_task (count_order_id, location_id)
             select o.id, n.location_id from numbered n join orders o on o.sequence = n.seq`,
         );
+        await affected(em, sql`analyze count_task`);
         const created = await ordersOfRound(em, reconciliationId, 0);
         if (!created) throw ApplicationFailure.nonRetryable('the snapshot has no rows to count', 'NothingToCount');
         await affected(em, sql`update reconciliation set status = 'counting', round = 0 where id = ${reconciliationId}`);

@@ -37,6 +37,8 @@ export function populateActivities(orm: Orm) {
         await aggregateRoundCounts(em, reconciliationId, round);
         const foundRows = await insertFoundRows(em, reconciliationId);
         await selectRoundRows(em, reconciliationId, round);
+        // Temp tables have no statistics until analysed; without them the planner guesses badly at 10^5+ rows.
+        for (const table of ['round_count', 'round_blocked', 'round_row']) await affected(em, sql`analyze ${sql.table(table)}`);
         const rowsCounted = await writeCounts(em, reconciliationId, round, rec.snapshot_at);
         await writeCountedBlockings(em);
         const toApprove = await judgeRoundRows(em, rec.tolerance);
@@ -107,14 +109,24 @@ async function selectRoundRows(em: Em, reconciliationId: string, round: number):
     em,
     sql`
       create temp table round_row on commit drop as
-      select r.id as row_id, max(o.completed_at) as completed_at, max(o.completed_by) as completed_by
-      from reconciliation_row r
-      join count_order o on o.reconciliation_id = r.reconciliation_id and o.round = ${round} and o.status = 'complete'
-      join count_task t on t.count_order_id = o.id
-      where r.reconciliation_id = ${reconciliationId}
-        and r.state in ('awaiting_count', 'recounting')
-        and (t.row_id = r.id or (t.row_id is null and t.location_id = r.location_id))
-      group by r.id
+      with decided as (
+        -- Location tasks (initial count) decide every row awaiting count in their location ...
+        select r.id as row_id, o.completed_at, o.completed_by
+        from count_order o
+        join count_task t on t.count_order_id = o.id and t.row_id is null
+        join reconciliation_row r on r.reconciliation_id = o.reconciliation_id and r.location_id = t.location_id
+        where o.reconciliation_id = ${reconciliationId} and o.round = ${round} and o.status = 'complete'
+          and r.state = 'awaiting_count'
+        union all
+        -- ... product tasks (recount) decide exactly their row.
+        select r.id, o.completed_at, o.completed_by
+        from count_order o
+        join count_task t on t.count_order_id = o.id
+        join reconciliation_row r on r.id = t.row_id
+        where o.reconciliation_id = ${reconciliationId} and o.round = ${round} and o.status = 'complete'
+          and r.state = 'recounting'
+      )
+      select row_id, max(completed_at) as completed_at, max(completed_by) as completed_by from decided group by row_id
       union all
       select f.row_id, now(), null from found_row f`,
   );

@@ -1,5 +1,5 @@
 import type { Orm } from '../db/orm';
-import { one, sql, type Em } from '../db/sql';
+import { affected, one, sql, type Em } from '../db/sql';
 import { scopeFilters, type Scope } from '../domain/scope';
 
 export interface SnapshotResult {
@@ -49,6 +49,9 @@ export function snapshotActivities(orm: Orm) {
             from inserted ins join blocking b on b.stock_position_id = ins.stock_position_id
             where b.quantity > 0`,
         );
+        // Fresh bulk rows have no planner statistics yet; every later set-based step joins on them.
+        await affected(em, sql`analyze reconciliation_row`);
+        await affected(em, sql`analyze reconciliation_row_blocking`);
         const stamped = await one(
           em,
           sql<{ snapshot_at: string }>`

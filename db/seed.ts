@@ -68,16 +68,18 @@ function gcd(a: number, b: number): number {
 }
 
 /**
- * Fibonacci hashing: the top 24 of the low 32 bits of x * multiplier, 0 .. 16777215.
- * x stays below 2^31 and the multipliers below 2^32, so the product fits a bigint.
- * Each attribute uses its own odd multiplier so the attributes do not move in lockstep.
+ * Deterministic pseudo-random 0 .. 2^32-1 from an integer expression: a multiplicative
+ * (Fibonacci) hash of x + 1 with a per-attribute odd multiplier, then a multiply-xorshift
+ * finaliser so that consecutive x do not give arithmetic progressions. x stays below 2^31,
+ * every intermediate below 2^63, so plain bigint arithmetic never overflows.
  */
 function hash(expr: string, multiplier: number): string {
-  return `((((${expr})::bigint * ${multiplier}) & 4294967295) >> 8)`;
+  const a = `((((${expr})::bigint + 1) * ${multiplier}) & 4294967295)`;
+  const b = `(((${a} # (${a} >> 16)) * 73244475) & 4294967295)`;
+  return `(${b} # (${b} >> 16))`;
 }
 
 const M = {
-  itemTracking: 2654435761,
   itemUnit: 2246822519,
   itemCost: 3266489917,
   quantity: 668265263,
@@ -129,7 +131,8 @@ export function seedStatements(
              u.su, u.iu, u.cf, s.cost, s.track between 3 and 12, s.track < 3
       from (
         select n, ${itemCode('n')} as code,
-               ${hash('n', M.itemTracking)} % 100 as track,
+               -- 37 permutes the residues mod 100: exactly 3 serial- and 10 lot-tracked items per 100
+               (n * 37) % 100 as track,
                ${hash('n', M.itemUnit)} % 20 as unit,
                round(0.5 + (${hash('n', M.itemCost)} % 4995001)::numeric / 10000, 4) as cost
         from generate_series(1, ${I}) as n

@@ -127,13 +127,11 @@ describe('seedDemoWarehouse', () => {
       await one(`select count(*) from stock_position p join item i on i.id = p.item_id
                  where (not i.lot_tracked and p.lot <> '') or (not i.serial_tracked and p.serial <> '')`),
     ).toBe(0);
-    // about 10% lot- and 3% serial-tracked items
+    // exactly 10% lot- and 3% serial-tracked items (of 100)
     const lotItems = await one(`select count(*) from item where lot_tracked`);
     const serialItems = await one(`select count(*) from item where serial_tracked`);
-    expect(lotItems).toBeGreaterThanOrEqual(4);
-    expect(lotItems).toBeLessThanOrEqual(20);
-    expect(serialItems).toBeGreaterThanOrEqual(1);
-    expect(serialItems).toBeLessThanOrEqual(8);
+    expect(lotItems).toBe(10);
+    expect(serialItems).toBe(3);
     // handling units and owners occur, but are not the rule
     const hu = await one(`select count(*) from stock_position where handling_unit ~ '^HU[0-9]+$'`);
     expect(hu).toBeGreaterThan(0);
@@ -200,6 +198,23 @@ describe('seedDemoWarehouse', () => {
     const third = await seedDemoWarehouse(db.orm, { positions: 3000, warehouseCode: 'WH3' });
     expect(third).toMatchObject({ created: true, positions: 3000, items: 150, locations: 375 });
     expect(await one(`select count(*) from item`)).toBe(150);
+  });
+
+  it('blocks a serial-tracked position as its whole single piece', async () => {
+    // 20,000 positions hold ~600 serial-tracked ones, enough for a few to be blocked.
+    const s = await seedDemoWarehouse(db.orm, { positions: 20_000, warehouseCode: 'WH4' });
+    expect(s).toMatchObject({ created: true, positions: 20_000, movements: 20_000, items: 1000 });
+    const serialBlocked = await q(
+      `select b.quantity::text as blocked, p.quantity::text as held from blocking b
+       join stock_position p on p.id = b.stock_position_id join item i on i.id = p.item_id
+       where p.warehouse_code = 'WH4' and i.serial_tracked`,
+    );
+    expect(serialBlocked.length).toBeGreaterThan(0);
+    expect(serialBlocked.filter((r) => r.blocked !== '1.0000' || r.held !== '1.0000')).toEqual([]);
+    expect(
+      await one(`select count(*) from blocking b join stock_position p on p.id = b.stock_position_id
+                 where p.warehouse_code = 'WH4' and (b.quantity <= 0 or b.quantity > p.quantity)`),
+    ).toBe(0);
   });
 
   it('rejects bad sizes before touching the database', async () => {

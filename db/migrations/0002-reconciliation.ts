@@ -64,6 +64,7 @@ export class Reconciliation extends Migration {
       );
       create index reconciliation_row_state_idx on reconciliation_row (reconciliation_id, state);
       create index reconciliation_row_item_idx on reconciliation_row (reconciliation_id, item_id);
+      create index reconciliation_row_location_idx on reconciliation_row (reconciliation_id, location_id);
       create index reconciliation_row_position_idx on reconciliation_row (stock_position_id);
 
       create table reconciliation_row_blocking (
