@@ -200,7 +200,8 @@ export function seedStatements(
                 case when ${hash('j', M.handlingUnit)} % 5 = 0 then 'HU' || location_id else '' end as handling_unit,
                 case when ${hash('i', M.owner)} % 100 < 5 then 'VMI-ACME'
                      when ${hash('i', M.owner)} % 100 < 7 then 'VMI-GLOBEX' else '' end as owner,
-                now() - make_interval(mins => (1 + ${hash('i', M.receivedAt)} % 525600)::int) as received_at
+                now() - make_interval(mins => (1 + ${hash('i', M.receivedAt)} % 525600)::int) as received_at,
+                ${hash('i', M.blocked)} % 50 = 0 as blocked
          from (
            select nextval('stock_position_id_seq') as id, g.i, g.i / ${POSITIONS_PER_LOCATION} as j,
                   (select ids from loc)[g.i / ${POSITIONS_PER_LOCATION} + 1] as location_id,
@@ -209,17 +210,17 @@ export function seedStatements(
            from generate_series(0::bigint, ${N - 1}) as g(i)
          ) p
        ),
+       -- No RETURNING: the inserts run to completion anyway, and an INSERT ... SELECT either
+       -- inserts every row of src or fails the whole statement, so src's counts are exact.
        pos as (
          insert into stock_position (id, warehouse_code, location_id, item_id, lot, serial, handling_unit, owner, quantity, updated_at)
          select id, ?, location_id, item_id, lot, case when kind & 2 <> 0 then 'SN' || id else '' end,
                 handling_unit, owner, quantity, received_at
          from src
-         returning 1
        ),
        mv as (
          insert into movement (stock_position_id, kind, quantity, occurred_at, reference)
          select id, 'receipt', quantity, received_at, ? from src
-         returning 1
        ),
        bl as (
          insert into blocking (stock_position_id, reason, quantity)
@@ -227,13 +228,11 @@ export function seedStatements(
                 case when kind & 2 <> 0 then quantity
                      when kind & 4 <> 0 then greatest(0.001, round(quantity * (1 + ${hash('i', M.blockShare)} % 100) / 100, 3))
                      else greatest(1, floor(quantity * (1 + ${hash('i', M.blockShare)} % 100) / 100)) end
-         from src where ${hash('i', M.blocked)} % 50 = 0
-         returning 1
+         from src where blocked
        )
-       select (select count(*) from pos)::bigint as positions,
-              (select count(*) from mv)::bigint as movements,
-              (select count(*) from bl)::bigint as blockings,
-              (select count(*) from (select distinct item_id from src) d)::bigint as items`,
+       select count(*) as positions, count(*) as movements, count(*) filter (where blocked) as blockings,
+              count(distinct item_id) as items
+       from src`,
     params: [W, W, `seed:${W}`],
   };
   return { items, zones, locations, stock };
@@ -257,7 +256,7 @@ export async function seedDemoWarehouse(orm: Orm, opts: SeedOptions): Promise<Se
     if (claimed.length === 0) return undefined;
 
     await em.execute(`set local synchronous_commit = off`);
-    await em.execute(`set local work_mem = '256MB'`);
+    await em.execute(`set local work_mem = '64MB'`);
 
     await em.execute(st.items.sql, st.items.params);
     const zoneRows = await em.execute<Row[]>(st.zones.sql, st.zones.params);

@@ -1,3 +1,4 @@
+import { Connection } from '@temporalio/client';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -43,7 +44,7 @@ export async function startTemporalDevServer(opts: {
   process.once('exit', killOnExit);
   void exited.then(() => process.off('exit', killOnExit));
   await Promise.race([
-    waitForPort(port, 60_000),
+    waitForPort(port, 60_000).then(() => waitForFrontend(`127.0.0.1:${port}`, opts.namespace ?? 'default', 60_000)),
     exited.then((code) => {
       throw new Error(`temporal server exited early with code ${code}`);
     }),
@@ -78,4 +79,23 @@ export async function waitForPort(port: number, timeoutMs: number): Promise<void
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`port ${port} did not open within ${timeoutMs} ms`);
+}
+
+/** The port opens before the frontend serves; a worker connecting in between gets "Frontend is not healthy yet". */
+async function waitForFrontend(address: string, namespace: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: 2_000 });
+      try {
+        await connection.workflowService.describeNamespace({ namespace });
+        return;
+      } finally {
+        await connection.close();
+      }
+    } catch (e) {
+      if (Date.now() > deadline) throw new Error(`Temporal at ${address} not healthy within ${timeoutMs} ms: ${String(e)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
 }
