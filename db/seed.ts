@@ -7,8 +7,8 @@ import type { Orm } from './orm';
  * Everything is generated inside PostgreSQL with set-based
  * `INSERT ... SELECT ... FROM generate_series(...)`, in one transaction, so a
  * million positions cost Node almost nothing. The data is deterministic: the
- * variety comes from multiplicative (Fibonacci) hashing of the series index,
- * never from random(). Seeding the same code twice changes nothing.
+ * variety comes from hashing the series index (see `hash`), never from random().
+ * Seeding the same code twice changes nothing.
  */
 export interface SeedSummary {
   warehouseCode: string;
@@ -32,8 +32,11 @@ export interface SeedOptions {
   warehouseCode?: string;
 }
 
-/** Upper bound keeps every hashed index below 2^31, so the bigint hashing never overflows. */
-export const MAX_SEED_POSITIONS = 100_000_000;
+/**
+ * The stock is one INSERT statement, whose foreign-key checks PostgreSQL queues in backend
+ * memory until the statement ends (about 50 bytes per position): 10M positions is ~0.5 GB.
+ */
+export const MAX_SEED_POSITIONS = 10_000_000;
 export const POSITIONS_PER_LOCATION = 8;
 
 export interface SeedShape {
@@ -79,6 +82,7 @@ function hash(expr: string, multiplier: number): string {
   return `(${b} # (${b} >> 16))`;
 }
 
+/** Odd 32-bit multipliers, one per attribute, so the attributes vary independently. */
 const M = {
   itemUnit: 2246822519,
   itemCost: 3266489917,
