@@ -39,9 +39,10 @@ export function populateActivities(orm: Orm) {
         await selectRoundRows(em, reconciliationId, round);
         // Temp tables have no statistics until analysed; without them the planner guesses badly at 10^5+ rows.
         for (const table of ['round_count', 'round_blocked', 'round_row']) await affected(em, sql`analyze ${sql.table(table)}`);
-        const rowsCounted = await writeCounts(em, reconciliationId, round, rec.snapshot_at);
-        await writeCountedBlockings(em);
+        await computeRoundResults(em, rec.snapshot_at);
         const toApprove = await judgeRoundRows(em, rec.tolerance);
+        const rowsCounted = await writeRoundResults(em, reconciliationId, round);
+        await writeCountedBlockings(em);
         await affected(em, sql`update reconciliation set status = 'review' where id = ${reconciliationId}`);
         return { round, rowsCounted, foundRows, toApprove };
       });
@@ -132,23 +133,26 @@ async function selectRoundRows(em: Em, reconciliationId: string, round: number):
   );
 }
 
-async function writeCounts(em: Em, reconciliationId: string, round: number, snapshotAt: string): Promise<number> {
-  const n = await affected(
+/**
+ * round_result: per decided row, the count, the frozen book quantity and the
+ * item data the verdict needs. A narrow temp table, so the verdict batches
+ * write there and the wide reconciliation_row is updated once per row.
+ */
+async function computeRoundResults(em: Em, snapshotAt: string): Promise<void> {
+  await affected(
     em,
     sql`
-      update reconciliation_row r set
-        state = 'counted',
-        counted_round = ${round},
-        counted_quantity = x.quantity,
-        counted_at = x.counted_at,
-        counted_by = x.counted_by,
-        expected_quantity = r.snapshot_quantity + coalesce((
-          select sum(m.quantity) from movement m
-          where m.stock_position_id = r.stock_position_id
-            and m.occurred_at > ${snapshotAt}::timestamptz and m.occurred_at <= x.counted_at), 0),
-        moved_after_snapshot = exists (
-          select 1 from movement m where m.stock_position_id = r.stock_position_id and m.occurred_at > ${snapshotAt}::timestamptz),
-        approval = null, approved_by = null, approved_at = null
+      create temp table round_result on commit drop as
+      select x.row_id, x.quantity as counted, x.counted_at, x.counted_by,
+             r.snapshot_quantity + coalesce((
+               select sum(m.quantity) from movement m
+               where m.stock_position_id = r.stock_position_id
+                 and m.occurred_at > ${snapshotAt}::timestamptz and m.occurred_at <= x.counted_at), 0) as expected,
+             exists (select 1 from movement m
+                     where m.stock_position_id = r.stock_position_id and m.occurred_at > ${snapshotAt}::timestamptz) as moved,
+             i.code as item_code, i.conversion_factor, i.standard_cost,
+             null::numeric as variance_quantity, null::numeric as variance_inventory_quantity,
+             null::numeric as variance_value, null::text as approval
       from (
         select rr.row_id,
                coalesce(c.quantity, 0) as quantity,
@@ -160,14 +164,32 @@ async function writeCounts(em: Em, reconciliationId: string, round: number, snap
           on (c.location_id, c.item_id, c.lot, c.serial, c.handling_unit, c.owner)
            = (r2.location_id, r2.item_id, r2.lot, r2.serial, r2.handling_unit, r2.owner)
       ) x
+      join reconciliation_row r on r.id = x.row_id
+      join item i on i.id = r.item_id`,
+  );
+  await affected(em, sql`create unique index on round_result (row_id)`);
+  await affected(em, sql`analyze round_result`);
+}
+
+async function writeRoundResults(em: Em, reconciliationId: string, round: number): Promise<number> {
+  const n = await affected(
+    em,
+    sql`
+      update reconciliation_row r set
+        state = 'counted', counted_round = ${round},
+        counted_quantity = x.counted, expected_quantity = x.expected,
+        counted_at = x.counted_at, counted_by = x.counted_by, moved_after_snapshot = x.moved,
+        variance_quantity = x.variance_quantity, variance_inventory_quantity = x.variance_inventory_quantity,
+        variance_value = x.variance_value, approval = x.approval,
+        approved_by = null, approved_at = null
+      from round_result x
       where r.id = x.row_id and r.reconciliation_id = ${reconciliationId}`,
   );
   await affected(
     em,
     sql`
       insert into row_count (row_id, round, counted_quantity, expected_quantity, counted_at, counted_by)
-      select r.id, ${round}, r.counted_quantity, r.expected_quantity, r.counted_at, r.counted_by
-      from reconciliation_row r join round_row rr on rr.row_id = r.id
+      select x.row_id, ${round}, x.counted, x.expected, x.counted_at, x.counted_by from round_result x
       on conflict (row_id, round) do update set
         counted_quantity = excluded.counted_quantity, expected_quantity = excluded.expected_quantity,
         counted_at = excluded.counted_at, counted_by = excluded.counted_by`,
@@ -223,10 +245,8 @@ async function judgeRoundRows(em: Em, tolerance: TolerancePolicy): Promise<numbe
     const batch = await rows(
       em,
       sql<{ id: string; expected: string; counted: string; item_code: string; conversion_factor: string; standard_cost: string }>`
-        select r.id, r.expected_quantity as expected, r.counted_quantity as counted,
-               i.code as item_code, i.conversion_factor, i.standard_cost
-        from round_row rr join reconciliation_row r on r.id = rr.row_id join item i on i.id = r.item_id
-        where r.id > ${lastId} order by r.id limit ${VERDICT_BATCH}`,
+        select row_id as id, expected, counted, item_code, conversion_factor, standard_cost
+        from round_result where row_id > ${lastId} order by row_id limit ${VERDICT_BATCH}`,
     );
     if (batch.length === 0) return toApprove;
     const ids: string[] = [];
@@ -256,12 +276,12 @@ async function judgeRoundRows(em: Em, tolerance: TolerancePolicy): Promise<numbe
     await affected(
       em,
       sql`
-        update reconciliation_row r set
+        update round_result r set
           variance_quantity = u.qty, variance_inventory_quantity = u.inv_qty,
           variance_value = u.value, approval = u.approval
         from unnest(${ids}::bigint[], ${qty}::numeric[], ${invQty}::numeric[], ${value}::numeric[], ${approval}::text[])
           as u(id, qty, inv_qty, value, approval)
-        where r.id = u.id`,
+        where r.row_id = u.id`,
     );
     lastId = Number(batch[batch.length - 1]!.id);
   }
