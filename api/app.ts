@@ -1,6 +1,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Client } from '@temporalio/client';
 import type { Orm } from '../db/orm';
+import { authenticate } from './auth';
 import { Problem, problemResponse } from './problem';
 import { healthRoutes } from './routes/health';
 import { reconciliationRoutes } from './routes/reconciliations';
@@ -39,6 +40,7 @@ export function createApp(deps: AppDeps): App {
   });
   app.notFound((c) => problemResponse(c, new Problem(404, 'not-found', 'No such resource', `${c.req.method} ${c.req.path}`)));
 
+  app.use('*', authenticate(deps.orm, ['/health', '/openapi.json']));
   healthRoutes(app, deps);
   reconciliationRoutes(app, deps);
   decisionRoutes(app, deps);

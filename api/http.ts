@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
+import { caller } from './auth';
 import { Problem } from './problem';
 
 /** Response entry for createRoute: JSON of a shape documented by its description. */
@@ -17,14 +18,9 @@ export function jsonBody<T extends z.ZodTypeAny>(schema: T) {
   return { body: { content: { 'application/json': { schema } }, required: true } };
 }
 
-/**
- * Who is acting, for the audit trail. Authentication proper comes with
- * approval authority; until then the caller names itself.
- */
+/** Who is acting, for decisions and the audit trail: the authenticated caller's name. */
 export function actingUser(c: Context): string {
-  const user = c.req.header('x-user')?.trim();
-  if (!user) throw new Problem(401, 'unidentified', 'Who is acting?', 'send the X-User header');
-  return user;
+  return caller(c).name;
 }
 
 export function idempotencyKey(c: Context): string | undefined {

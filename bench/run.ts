@@ -71,10 +71,10 @@ try {
     });
     for (const [orderId, entries] of byOrder) {
       for (let i = 0; i < entries.length; i += 5000) {
-        await submitCounts(orm.em.fork(), orderId, { submissionId: `b-${i}`, device: 'bench', entries: entries.slice(i, i + 5000) });
+        await submitCounts(orm.em.fork(), orderId, { submissionId: `b-${i}`, device: 'bench', countedBy: 'bench', entries: entries.slice(i, i + 5000) });
         submissions++;
       }
-      await completeCountOrder(orm.em.fork(), orderId, 'bench');
+      await completeCountOrder(orm.em.fork(), orderId, 'bench', 'bench');
     }
   }, () => `${expected.length} entries in ${submissions} submissions, ${orders.orders} orders completed`);
   await step('populate counted quantities', () => acts.populateCountedQuantities(record.id, 0), (r) => `${r.rowsCounted} rows, ${r.toApprove} to approve`);

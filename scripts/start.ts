@@ -7,6 +7,8 @@ import { createApp } from '../api/app';
 import { migrate, openOrm } from '../db/orm';
 import { seedDemoWarehouse } from '../db/seed';
 import { sql } from '../db/sql';
+import { upsertUser, type Role } from '../api/auth';
+import fs from 'node:fs';
 import { loadConfig } from '../platform/config';
 import { openDatabase } from '../platform/database';
 import { freePort } from '../platform/free-port';
@@ -34,6 +36,7 @@ async function main(): Promise<void> {
     const seeded = await seedDemoWarehouse(orm, { positions: config.seedPositions });
     say(`seeded demo warehouse ${seeded.warehouseCode}: ${seeded.positions} stock positions in ${seeded.locations} locations`);
   }
+  await ensureDemoUsers(orm);
 
   let temporalServer: RunningTemporal | undefined;
   let address = config.temporalAddress;
@@ -67,6 +70,21 @@ async function main(): Promise<void> {
   say(`Temporal    ${address}${temporalServer?.uiUrl ? `  (Web UI: ${temporalServer.uiUrl})` : ''}`);
   say(`Database    ${config.databaseUrl ? 'DATABASE_URL' : `embedded PostgreSQL in ${path.join(config.dataDir, 'pg')}`}`);
   say('Ctrl-C stops everything.');
+}
+
+/**
+ * First start: one user per role, tokens written to <dataDir>/demo-tokens.json
+ * (readable by this user only) so a newcomer can call the API at once.
+ */
+async function ensureDemoUsers(orm: Awaited<ReturnType<typeof openOrm>>): Promise<void> {
+  const file = path.join(config.dataDir, 'demo-tokens.json');
+  if (fs.existsSync(file)) return;
+  const users: Record<string, Role> = { manager: 'manager', senior: 'senior_manager', counter: 'counter' };
+  const tokens: Record<string, { role: Role; token: string }> = {};
+  for (const [name, role] of Object.entries(users)) tokens[name] = { role, token: await upsertUser(orm.em.fork(), name, role) };
+  fs.mkdirSync(config.dataDir, { recursive: true });
+  fs.writeFileSync(file, JSON.stringify(tokens, null, 2), { mode: 0o600 });
+  say(`demo users manager, senior, counter: bearer tokens in ${file}`);
 }
 
 let stopping = false;

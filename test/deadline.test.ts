@@ -60,11 +60,12 @@ describe('count deadline (time-skipping server)', () => {
         args: [{ reconciliationId: record.id, countDeadlineMinutes: record.countDeadlineMinutes } satisfies m.ReconciliationInput],
       });
       await waitUntil(async () => (await handle.query(m.progressQuery)).status === 'ready');
-      const started = await handle.executeUpdate(m.startInitialCountUpdate, { args: [{ user: 'manager-1' }] });
+      const started = await handle.executeUpdate(m.startInitialCountUpdate, { args: [{ user: 'manager-1', role: 'manager' }] });
       const orderId = (await one(db.orm.em.fork(), sql<{ id: number }>`select id::int from count_order where round = 0`))!.id;
       await submitCounts(db.orm.em.fork(), orderId, {
         submissionId: 's1',
         device: 'dev-1',
+        countedBy: 'dev-1',
         entries: [{ location: 'A-01', item: 'P1', lot: '', serial: '', handlingUnit: '', owner: '', quantity: 7 }],
       });
 
@@ -81,14 +82,14 @@ describe('count deadline (time-skipping server)', () => {
       expect(started.orders).toBe(1);
 
       // The order completes late: the round goes on to review with the count made before the deadline.
-      await completeCountOrder(db.orm.em.fork(), orderId, 'dev-1');
+      await completeCountOrder(db.orm.em.fork(), orderId, 'dev-1', 'dev-1');
       await handle.signal(m.orderCompletedSignal, { countOrderId: orderId, round: 0 });
       await waitUntil(async () => (await handle.query(m.progressQuery)).status === 'review');
       const row = await one(db.orm.em.fork(), sql<{ counted: string }>`
         select r.counted_quantity::text as counted from reconciliation_row r join item i on i.id = r.item_id
         join location l on l.id = r.location_id where i.code = 'P1' and l.code = 'A-01'`);
       expect(Number(row!.counted)).toBe(7);
-      await handle.executeUpdate(m.cancelUpdate, { args: [{ user: 'manager-1', reason: 'test over' }] });
+      await handle.executeUpdate(m.cancelUpdate, { args: [{ user: 'manager-1', role: 'manager', reason: 'test over' }] });
       expect(await handle.result()).toEqual({ status: 'cancelled' });
     });
   });

@@ -25,19 +25,19 @@ describe('npm start', () => {
     expect(health).toMatchObject({ status: 'ok', database: { status: 'up' }, temporal: { status: 'up' } });
     const created = await fetch(`${base}/reconciliations`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-user': 'manager-1' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${demoToken('manager')}` },
       body: JSON.stringify({ warehouse: 'WH1', scope: { kind: 'warehouse' } }),
     });
     expect(created.status).toBe(201);
     const { id } = (await created.json()) as { id: string };
     await eventually(async () => {
-      const rec = (await (await fetch(`${base}/reconciliations/${id}`)).json()) as { progress: { status: string; rows: { total: number } } | null };
+      const rec = (await (await fetch(`${base}/reconciliations/${id}`, { headers: { authorization: `Bearer ${demoToken('manager')}` } })).json()) as { progress: { status: string; rows: { total: number } } | null };
       return rec.progress?.status === 'ready' ? rec : undefined;
     }, 'the demo reconciliation to be ready');
     await ctrlC(first);
 
     const second = await start(ports);
-    const again = (await (await fetch(`${base}/reconciliations/${id}`)).json()) as { progress: { status: string; rows: { total: number } } };
+    const again = (await (await fetch(`${base}/reconciliations/${id}`, { headers: { authorization: `Bearer ${demoToken('counter')}` } })).json()) as { progress: { status: string; rows: { total: number } } };
     expect(again.progress.status).toBe('ready');
     expect(again.progress.rows.total).toBe(300);
     await ctrlC(second);
@@ -92,4 +92,9 @@ function processesInGroup(group: number): string[] {
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l && Number(l.split(/\s+/)[1]) === group);
+}
+
+function demoToken(user: string): string {
+  const tokens = JSON.parse(fs.readFileSync(path.join(dataDir, 'demo-tokens.json'), 'utf8')) as Record<string, { token: string }>;
+  return tokens[user]!.token;
 }

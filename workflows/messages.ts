@@ -57,8 +57,9 @@ export const orderCompletedSignal = defineSignal<[{ countOrderId: number; round:
 export const progressQuery = defineQuery<Progress>('progress');
 
 export interface DecisionBy {
-  /** Who decided, for the audit trail. */
+  /** Who decided, for approval authority, segregation of duties and the audit trail. */
   user: string;
+  role: 'manager' | 'senior_manager';
 }
 
 export interface StartInitialCountResult {

@@ -3,7 +3,8 @@ import type { UpdateDefinition } from '@temporalio/common';
 import type { Context } from 'hono';
 import * as m from '../../workflows/messages';
 import type { AppDeps } from '../app';
-import { actingUser, jsonBody, jsonResponse, problemResponses } from '../http';
+import { MANAGERS, requireRole } from '../auth';
+import { jsonBody, jsonResponse, problemResponses } from '../http';
 import { Cancellation, IdParam, RowDeletion, RowSelection } from '../schemas';
 import { requireReconciliation } from '../store/reconciliations';
 
@@ -14,12 +15,12 @@ import { requireReconciliation } from '../store/reconciliations';
  * becomes the update id, so a retried request is applied once.
  */
 export function decisionRoutes(app: OpenAPIHono, deps: AppDeps): void {
-  const decide = async <R, A extends m.DecisionBy>(c: Context, update: UpdateDefinition<R, [A]>, id: string, arg: Omit<A, 'user'>) => {
-    const user = actingUser(c);
+  const decide = async <R, A extends m.DecisionBy>(c: Context, update: UpdateDefinition<R, [A]>, id: string, arg: Omit<A, 'user' | 'role'>) => {
+    const { name: user, role } = requireRole(c, MANAGERS);
     const record = await requireReconciliation(deps.orm.em.fork(), id);
     const updateId = c.req.header('idempotency-key')?.trim() || undefined;
     const handle = deps.temporal.workflow.getHandle(record.workflowId);
-    return handle.executeUpdate(update, { args: [{ ...arg, user } as A], ...(updateId ? { updateId } : {}) });
+    return handle.executeUpdate(update, { args: [{ ...arg, user, role: role as m.DecisionBy['role'] } as A], ...(updateId ? { updateId } : {}) });
   };
   const route = (path: string, summary: string) =>
     createRoute({

@@ -1,6 +1,7 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { orderCompletedSignal, reconciliationWorkflowId } from '../../workflows/messages';
 import type { AppDeps } from '../app';
+import { caller, MANAGERS, requireRole } from '../auth';
 import { jsonBody, jsonResponse, problemResponses } from '../http';
 import { CountSubmission, DeviceRef, OrderIdParam } from '../schemas';
 import {
@@ -39,7 +40,10 @@ export function deviceRoutes(app: OpenAPIHono, deps: AppDeps): void {
       request: { params: OrderIdParam, ...jsonBody(DeviceRef) },
       responses: { 200: jsonResponse('The order'), ...problemResponses },
     }),
-    async (c) => c.json(await assignCountOrder(deps.orm.em.fork(), c.req.valid('param').id, c.req.valid('json').device), 200),
+    async (c) => {
+      requireRole(c, MANAGERS);
+      return c.json(await assignCountOrder(deps.orm.em.fork(), c.req.valid('param').id, c.req.valid('json').device), 200);
+    },
   );
 
   app.openapi(
@@ -82,6 +86,7 @@ export function deviceRoutes(app: OpenAPIHono, deps: AppDeps): void {
       const result = await submitCounts(deps.orm.em.fork(), c.req.valid('param').id, {
         submissionId: body.submissionId,
         device: body.device,
+        countedBy: caller(c).name,
         entries: body.entries as CountEntryInput[],
       });
       return c.json(result, result.duplicate ? 200 : 201);
@@ -98,7 +103,7 @@ export function deviceRoutes(app: OpenAPIHono, deps: AppDeps): void {
     }),
     async (c) => {
       const countOrderId = c.req.valid('param').id;
-      const done = await completeCountOrder(deps.orm.em.fork(), countOrderId, c.req.valid('json').device);
+      const done = await completeCountOrder(deps.orm.em.fork(), countOrderId, c.req.valid('json').device, caller(c).name);
       // Signalled on every call, not only the first: if an earlier call died after the commit, this retry delivers it.
       await deps.temporal.workflow
         .getHandle(reconciliationWorkflowId(done.reconciliationId))

@@ -2,7 +2,8 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { RECONCILIATION_WORKFLOW, progressQuery, type Progress, type ReconciliationInput } from '../../workflows/messages';
 import type { AppDeps } from '../app';
-import { actingUser, idempotencyKey, jsonBody, jsonResponse, problemResponses } from '../http';
+import { MANAGERS, requireRole } from '../auth';
+import { idempotencyKey, jsonBody, jsonResponse, problemResponses } from '../http';
 import { CreateReconciliation, IdParam, RowQuery } from '../schemas';
 import { ordersOfReconciliation } from '../store/count-orders';
 import {
@@ -24,7 +25,7 @@ export function reconciliationRoutes(app: OpenAPIHono, deps: AppDeps): void {
       responses: { 201: jsonResponse('Created'), 200: jsonResponse('Already created with this Idempotency-Key'), ...problemResponses },
     }),
     async (c) => {
-      const user = actingUser(c);
+      const user = requireRole(c, MANAGERS).name;
       // The schema's refinement ran validateTolerancePolicy, so the tolerance is a TolerancePolicy.
       const request = c.req.valid('json') as NewReconciliation;
       const { record, created } = await createReconciliation(deps.orm.em.fork(), request, user, idempotencyKey(c));

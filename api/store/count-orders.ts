@@ -90,7 +90,7 @@ export async function countTasks(em: Em, orderId: number, page: { after: number;
 export async function submitCounts(
   em: Em,
   orderId: number,
-  submission: { submissionId: string; device: string; entries: CountEntryInput[] },
+  submission: { submissionId: string; device: string; countedBy: string; entries: CountEntryInput[] },
 ): Promise<{ submissionId: string; accepted: number; duplicate: boolean }> {
   const hash = createHash('sha256').update(JSON.stringify(submission.entries)).digest('hex');
   return em.transactional(async (tx) => {
@@ -123,7 +123,7 @@ async function insertEntries(
   em: Em,
   orderId: number,
   warehouse: string,
-  s: { submissionId: string; device: string; entries: CountEntryInput[] },
+  s: { submissionId: string; device: string; countedBy: string; entries: CountEntryInput[] },
 ): Promise<void> {
   const col = <T>(f: (e: CountEntryInput) => T) => s.entries.map(f);
   // Resolve codes and check every line against the order in one statement; report all bad lines at once.
@@ -160,7 +160,7 @@ async function insertEntries(
       insert into count_entry (count_order_id, submission_id, line, location_id, item_id, lot, serial, handling_unit, owner,
                                quantity, blocked, counted_by)
       select ${orderId}, ${s.submissionId}, u.line, l.id, i.id, u.lot, u.serial, u.handling_unit, u.owner, u.quantity,
-             u.blocked, ${s.device}
+             u.blocked, ${s.countedBy}
       from unnest(${col((e) => e.location)}::text[], ${col((e) => e.item)}::text[], ${col((e) => e.lot)}::text[],
                   ${col((e) => e.serial)}::text[], ${col((e) => e.handlingUnit)}::text[], ${col((e) => e.owner)}::text[],
                   ${col((e) => e.quantity)}::numeric[], ${col((e) => (e.blocked ? JSON.stringify(e.blocked) : null))}::jsonb[])
@@ -178,6 +178,7 @@ export async function completeCountOrder(
   em: Em,
   orderId: number,
   device: string,
+  user: string,
 ): Promise<{ reconciliationId: string; round: number; alreadyComplete: boolean }> {
   return em.transactional(async (tx) => {
     const order = await one(tx, sql<{ status: string; reconciliation_id: string; round: number; assigned_to: string | null }>`
@@ -189,7 +190,7 @@ export async function completeCountOrder(
     }
     const alreadyComplete = order.status === 'complete';
     if (!alreadyComplete) {
-      await affected(tx, sql`update count_order set status = 'complete', completed_at = now(), completed_by = ${device} where id = ${orderId}`);
+      await affected(tx, sql`update count_order set status = 'complete', completed_at = now(), completed_by = ${user} where id = ${orderId}`);
     }
     return { reconciliationId: order.reconciliation_id, round: order.round, alreadyComplete };
   });

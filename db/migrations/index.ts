@@ -1,8 +1,10 @@
 import { MasterData } from './0001-master-data';
 import { Reconciliation } from './0002-reconciliation';
+import { Release } from './0003-release';
 
 /** Every migration, in order. Listed explicitly so bundlers and tsx need no file globbing. */
 export const migrationsList = [
   { name: '0001-master-data', class: MasterData },
   { name: '0002-reconciliation', class: Reconciliation },
+  { name: '0003-release', class: Release },
 ];

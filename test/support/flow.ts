@@ -32,10 +32,10 @@ export function flow(stack: Stack) {
       );
     },
     async submit(orderId: number, submissionId: string, entries: Array<Record<string, unknown>>, device = 'dev-1') {
-      return stack.http('POST', `/count-orders/${orderId}/submissions`, { submissionId, device, entries });
+      return stack.http('POST', `/count-orders/${orderId}/submissions`, { submissionId, device, entries }, { 'x-as': device });
     },
     async complete(orderId: number, device = 'dev-1') {
-      const res = await stack.http('POST', `/count-orders/${orderId}/completion`, { device });
+      const res = await stack.http('POST', `/count-orders/${orderId}/completion`, { device }, { 'x-as': device });
       expect(res.status, JSON.stringify(res.body)).toBe(200);
       return res.body;
     },

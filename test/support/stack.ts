@@ -4,6 +4,7 @@ import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporal
 import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
 import { createApp } from '../../api/app';
+import { upsertUser, type Role } from '../../api/auth';
 import { freePort } from '../../platform/free-port';
 import { createWorker } from '../../platform/worker';
 import { freshDatabase, type TestDatabase } from './db';
@@ -16,7 +17,7 @@ export interface Stack {
   worker: Worker;
   taskQueue: string;
   baseUrl: string;
-  /** Real HTTP against the API on a loopback port. */
+  /** Real HTTP against the API on a loopback port, as manager-1 unless headers say `x-as: <user>`. */
   http(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; contentType: string | null }>;
   close(): Promise<void>;
 }
@@ -32,6 +33,7 @@ export async function startStack(): Promise<Stack> {
     runtimeInstalled = true;
   }
   const db = await freshDatabase();
+  for (const [name, role] of Object.entries(TEST_USERS)) await upsertUser(db.orm.em.fork(), name, role, tokenOf(name));
   const address = inject('temporalAddress');
   const taskQueue = `test-${randomUUID()}`;
   const nativeConnection = await NativeConnection.connect({ address });
@@ -57,9 +59,10 @@ export async function startStack(): Promise<Stack> {
     taskQueue,
     baseUrl,
     async http(method, path, body, headers = {}) {
+      const { 'x-as': as = 'manager-1', ...rest } = headers;
       const res = await fetch(baseUrl + path, {
         method,
-        headers: { 'content-type': 'application/json', 'x-user': 'manager-1', ...headers },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${tokenOf(as)}`, ...rest },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
       const text = await res.text();
@@ -74,4 +77,17 @@ export async function startStack(): Promise<Stack> {
       await db.close();
     },
   };
+}
+
+/** Users every test stack has; each one's token is `token-<name>`. */
+export const TEST_USERS: Record<string, Role> = {
+  'manager-1': 'manager',
+  'manager-2': 'manager',
+  'senior-1': 'senior_manager',
+  'dev-1': 'counter',
+  'dev-2': 'counter',
+};
+
+export function tokenOf(user: string): string {
+  return `token-${user}`;
 }
