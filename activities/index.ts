@@ -1,6 +1,9 @@
 import type { Orm } from '../db/orm';
+import { adjustmentOrderActivities } from './adjustment-order';
 import { countOrderActivities } from './count-orders';
 import { populateActivities } from './populate';
+import { releasePlanActivities } from './release-plan';
+import { releasePostActivities } from './release-post';
 import { reviewActivities } from './review';
 import { snapshotActivities } from './snapshot';
 
@@ -11,6 +14,9 @@ export function createActivities(orm: Orm) {
     ...countOrderActivities(orm),
     ...populateActivities(orm),
     ...reviewActivities(orm),
+    ...releasePlanActivities(orm),
+    ...releasePostActivities(orm),
+    ...adjustmentOrderActivities(orm),
   };
 }
 

@@ -1,8 +1,9 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Orm } from '../db/orm';
 import { isEmptySelection, ROW_JOINS, rowPredicate } from '../db/row-filter';
+import { audit } from '../db/audit';
 import { affected, one, sql, type Em } from '../db/sql';
-import type { RowCounts, RowSelection, RowsChanged } from '../workflows/messages';
+import type { DecisionBy, RowCounts, RowSelection, RowsChanged } from '../workflows/messages';
 
 /**
  * The manager's decisions on rows. Each runs in one transaction and either
@@ -11,7 +12,7 @@ import type { RowCounts, RowSelection, RowsChanged } from '../workflows/messages
  */
 export function reviewActivities(orm: Orm) {
   return {
-    async markForRecount(reconciliationId: string, selection: RowSelection): Promise<RowsChanged> {
+    async markForRecount(reconciliationId: string, selection: RowSelection & DecisionBy): Promise<RowsChanged> {
       return orm.em.fork().transactional(async (em) => {
         const rec = await lockedReconciliation(em, reconciliationId);
         const nextRound = Math.max(rec.round, 0) + 1;
@@ -23,21 +24,43 @@ export function reviewActivities(orm: Orm) {
         }
         // Before any count (product-based scenario) rows go straight from the snapshot to recount.
         const eligible = rec.round === -1 ? ['awaiting_count'] : ['counted', 'marked_for_recount'];
-        return applyToSelection(em, reconciliationId, selection, eligible, sql`state = 'marked_for_recount'`);
+        return applyToSelection(em, reconciliationId, selection, eligible, sql`state = 'marked_for_recount'`, 'row_marked_for_recount');
       });
     },
 
-    async approveRows(reconciliationId: string, selection: RowSelection & { user: string }): Promise<RowsChanged> {
+    /**
+     * Approval authority: a manager approves rows whose absolute variance value
+     * is within the document's limit, a senior manager any row; nobody approves
+     * a row they counted in its deciding round (segregation of duties).
+     */
+    async approveRows(reconciliationId: string, selection: RowSelection & DecisionBy): Promise<RowsChanged> {
       return orm.em.fork().transactional(async (em) => {
-        await lockedReconciliation(em, reconciliationId);
+        const rec = await lockedReconciliation(em, reconciliationId);
         await refuseIneligible(em, reconciliationId, selection, sql`r.state = 'counted' and r.approval in ('to_approve', 'approved')`,
           'only counted rows that are To Approve can be approved');
+        await refuseIneligible(em, reconciliationId, selection,
+          sql`not (${selection.user} = any(string_to_array(coalesce(r.counted_by, ''), ',')))`,
+          `segregation of duties: ${selection.user} counted these rows and cannot approve them`, 'SegregationOfDuties');
+        if (selection.role !== 'senior_manager') {
+          await refuseIneligible(em, reconciliationId, selection,
+            sql`r.approval <> 'to_approve' or abs(r.variance_value) <= ${rec.manager_approval_limit}::numeric`,
+            `a manager approves variances up to ${Number(rec.manager_approval_limit)} in value; these need a senior manager`,
+            'ApprovalLimitExceeded');
+        }
         const n = await affected(
           em,
-          sql`update reconciliation_row r set approval = 'approved', approved_by = ${selection.user}, approved_at = now()
-              from item i, zone z, location l
-              where i.id = r.item_id and z.id = r.zone_id and l.id = r.location_id
-                and ${rowPredicate(reconciliationId, selection)} and r.approval = 'to_approve'`,
+          sql`with approved as (
+                update reconciliation_row r set approval = 'approved', approved_by = ${selection.user}, approved_at = now()
+                from item i, zone z, location l
+                where i.id = r.item_id and z.id = r.zone_id and l.id = r.location_id
+                  and ${rowPredicate(reconciliationId, selection)} and r.approval = 'to_approve'
+                returning r.id, r.variance_quantity, r.variance_value)
+              insert into audit_event (reconciliation_id, actor, action, subject, before, after)
+              select ${reconciliationId}, ${selection.user}, 'row_approved', 'row ' || id,
+                     jsonb_build_object('approval', 'to_approve'),
+                     jsonb_build_object('approval', 'approved', 'role', ${selection.role}::text,
+                                        'varianceQuantity', variance_quantity, 'varianceValue', variance_value)
+              from approved`,
         );
         return { rows: n };
       });
@@ -53,12 +76,14 @@ export function reviewActivities(orm: Orm) {
           selection,
           ['awaiting_count', 'counted', 'marked_for_recount', 'deleted'],
           sql`state = 'deleted', deleted_reason = ${selection.reason}, deleted_by = ${selection.user}`,
+          'row_deleted',
         );
       });
     },
 
-    async cancelReconciliation(reconciliationId: string): Promise<void> {
+    async cancelReconciliation(reconciliationId: string, by: DecisionBy & { reason: string }): Promise<void> {
       await orm.em.fork().transactional(async (em) => {
+        await audit(em, { reconciliationId, actor: by.user, action: 'reconciliation_cancelled', after: { reason: by.reason } });
         await affected(em, sql`update count_order set status = 'cancelled' where reconciliation_id = ${reconciliationId} and status = 'open'`);
         await affected(
           em,
@@ -77,6 +102,10 @@ export function reviewActivities(orm: Orm) {
                  count(*) filter (where state = 'marked_for_recount')::int as "markedForRecount",
                  count(*) filter (where state = 'recounting')::int as recounting,
                  count(*) filter (where state = 'deleted')::int as deleted,
+                 count(*) filter (where state = 'posting')::int as posting,
+                 count(*) filter (where state = 'processed')::int as processed,
+                 count(*) filter (where state = 'failed')::int as failed,
+                 count(*) filter (where state = 'skipped')::int as skipped,
                  count(*) filter (where state = 'counted' and approval = 'to_approve')::int as "toApprove",
                  count(*) filter (where state = 'counted' and approval = 'approved')::int as approved,
                  count(*) filter (where state = 'counted' and approval = 'not_required')::int as "notRequired",
@@ -101,11 +130,17 @@ export function reviewActivities(orm: Orm) {
   };
 }
 
-async function lockedReconciliation(em: Em, reconciliationId: string): Promise<{ round: number; max_recount_rounds: number }> {
+interface LockedReconciliation {
+  round: number;
+  max_recount_rounds: number;
+  manager_approval_limit: string;
+}
+
+async function lockedReconciliation(em: Em, reconciliationId: string): Promise<LockedReconciliation> {
   const rec = await one(
     em,
-    sql<{ round: number; max_recount_rounds: number }>`
-      select round, max_recount_rounds from reconciliation where id = ${reconciliationId} for update`,
+    sql<LockedReconciliation>`
+      select round, max_recount_rounds, manager_approval_limit from reconciliation where id = ${reconciliationId} for update`,
   );
   if (!rec) throw ApplicationFailure.nonRetryable(`reconciliation ${reconciliationId} not found`, 'NotFound');
   return rec;
@@ -114,18 +149,24 @@ async function lockedReconciliation(em: Em, reconciliationId: string): Promise<{
 async function applyToSelection(
   em: Em,
   reconciliationId: string,
-  selection: RowSelection,
+  selection: RowSelection & { user: string },
   eligibleStates: string[],
   assignment: ReturnType<typeof sql>,
+  action: string,
 ): Promise<RowsChanged> {
   await refuseIneligible(em, reconciliationId, selection, sql`r.state = any(${eligibleStates}::text[])`,
     `only rows in state ${eligibleStates.join(' or ')} qualify`);
   const n = await affected(
     em,
-    sql`update reconciliation_row r set ${assignment}
-        from item i, zone z, location l
-        where i.id = r.item_id and z.id = r.zone_id and l.id = r.location_id
-          and ${rowPredicate(reconciliationId, selection)}`,
+    sql`with before as (
+          select r.id, r.state from ${ROW_JOINS} where ${rowPredicate(reconciliationId, selection)} for update of r),
+        changed as (
+          update reconciliation_row r set ${assignment} from before b where r.id = b.id
+          returning r.id, r.state, r.deleted_reason)
+        insert into audit_event (reconciliation_id, actor, action, subject, before, after)
+        select ${reconciliationId}, ${selection.user}, ${action}, 'row ' || c.id,
+               jsonb_build_object('state', b.state), jsonb_build_object('state', c.state, 'reason', c.deleted_reason)
+        from changed c join before b on b.id = c.id`,
   );
   return { rows: n };
 }
@@ -136,6 +177,7 @@ async function refuseIneligible(
   selection: RowSelection,
   eligible: ReturnType<typeof sql>,
   rule: string,
+  failureType = 'InvalidRowState',
 ): Promise<void> {
   if (isEmptySelection(selection)) throw ApplicationFailure.nonRetryable('select rows by rowIds or a filter', 'NoRowsSelected');
   const ids = selection.rowIds && selection.rowIds.length > 0 ? selection.rowIds : null;
@@ -157,7 +199,7 @@ async function refuseIneligible(
   if (r!.bad > 0) {
     throw ApplicationFailure.nonRetryable(
       `${rule}; ${r!.bad} refused, e.g. rows ${r!.bad_ids!.join(', ')}`,
-      'InvalidRowState',
+      failureType,
     );
   }
 }

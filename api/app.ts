@@ -7,6 +7,7 @@ import { healthRoutes } from './routes/health';
 import { reconciliationRoutes } from './routes/reconciliations';
 import { decisionRoutes } from './routes/decisions';
 import { deviceRoutes } from './routes/devices';
+import { reportRoutes } from './routes/reports';
 import { temporalProblem } from './temporal-errors';
 
 export interface AppDeps {
@@ -45,6 +46,7 @@ export function createApp(deps: AppDeps): App {
   reconciliationRoutes(app, deps);
   decisionRoutes(app, deps);
   deviceRoutes(app, deps);
+  reportRoutes(app, deps);
   app.doc31('/openapi.json', { openapi: '3.1.0', info: { title: 'Stocktake', version: '0.1.0' } });
   return app;
 }

@@ -40,6 +40,8 @@ export const CreateReconciliation = z
     blindCount: z.boolean().default(true),
     maxRecountRounds: z.number().int().min(0).max(20).default(3),
     countDeadlineMinutes: z.number().int().min(1).max(60 * 24 * 60).nullable().default(null),
+    /** Largest absolute variance value a manager may approve; above it a senior manager must. */
+    managerApprovalLimit: z.number().min(0).max(1e12).default(1000),
   })
   .strict()
   .openapi('CreateReconciliation');

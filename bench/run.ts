@@ -43,6 +43,7 @@ try {
       blindCount: true,
       maxRecountRounds: 2,
       countDeadlineMinutes: null,
+      managerApprovalLimit: 1000,
     },
     'bench',
     undefined,
@@ -78,7 +79,7 @@ try {
     }
   }, () => `${expected.length} entries in ${submissions} submissions, ${orders.orders} orders completed`);
   await step('populate counted quantities', () => acts.populateCountedQuantities(record.id, 0), (r) => `${r.rowsCounted} rows, ${r.toApprove} to approve`);
-  await step('mark for recount (filter)', () => acts.markForRecount(record.id, { filter: { approval: 'to_approve' } }), (r) => `${r.rows} rows`);
+  await step('mark for recount (filter)', () => acts.markForRecount(record.id, { filter: { approval: 'to_approve' }, user: 'bench', role: 'manager' }), (r) => `${r.rows} rows`);
   await step('create recount order', () => acts.createRecountOrder(record.id, 1), (r) => `${r.tasks} tasks`);
 } finally {
   const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);

@@ -50,6 +50,7 @@ describe('count deadline (time-skipping server)', () => {
           blindCount: true,
           maxRecountRounds: 1,
           countDeadlineMinutes: 3 * 24 * 60,
+          managerApprovalLimit: 1000,
         },
         'manager-1',
         undefined,

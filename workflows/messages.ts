@@ -18,6 +18,9 @@ export type ReconciliationStatus =
   | 'counting'
   | 'populating'
   | 'review'
+  | 'releasing'
+  | 'awaiting_failed_rows'
+  | 'released'
   | 'cancelled';
 
 export interface ReconciliationInput {
@@ -33,6 +36,10 @@ export interface RowCounts {
   markedForRecount: number;
   recounting: number;
   deleted: number;
+  posting: number;
+  processed: number;
+  failed: number;
+  skipped: number;
   toApprove: number;
   approved: number;
   notRequired: number;
@@ -101,3 +108,14 @@ export const approveRowsUpdate = defineUpdate<RowsChanged, [RowSelection & Decis
 export const deleteRowsUpdate = defineUpdate<RowsChanged, [RowSelection & DecisionBy & { reason: string }]>('deleteRows');
 
 export const cancelUpdate = defineUpdate<{ status: 'cancelled' }, [DecisionBy & { reason: string }]>('cancel');
+
+export interface ReleaseResult {
+  rowsToPost: number;
+  postings: number;
+  processedWithoutPosting: number;
+}
+/** Release: refused (with the rows in the way) while rows are being counted, marked for recount or To Approve. */
+export const releaseUpdate = defineUpdate<ReleaseResult, [DecisionBy]>('release');
+
+export const retryFailedRowsUpdate = defineUpdate<RowsChanged, [RowSelection & DecisionBy]>('retryFailedRows');
+export const skipFailedRowsUpdate = defineUpdate<RowsChanged, [RowSelection & DecisionBy & { reason: string }]>('skipFailedRows');

@@ -25,6 +25,13 @@ const decision = proxyActivities<Activities>({
   retry: { initialInterval: '500ms', maximumInterval: '5s', maximumAttempts: 4 },
 });
 
+/** Posting heartbeats after every batch: a worker that dies mid-release is noticed within the heartbeat timeout. */
+const posting = proxyActivities<Activities>({
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '15 seconds',
+  retry: { initialInterval: '1s', maximumInterval: '30s' },
+});
+
 /** Past this many events the workflow continues as new, so a long review never grows an unbounded history. */
 const HISTORY_LIMIT = 5_000;
 
@@ -91,11 +98,29 @@ export async function reconciliationWorkflow(input: m.ReconciliationInput & Part
   decide(m.deleteRowsUpdate, ['ready', 'review'], (sel) => decision.deleteRows(id, sel),
     (sel) => (sel.reason?.trim() ? undefined : 'a reason is required to delete rows'));
 
-  decide(m.cancelUpdate, ['ready', 'counting', 'review'], async () => {
-    await decision.cancelReconciliation(id);
+  decide(m.cancelUpdate, ['ready', 'counting', 'review'], async (by) => {
+    await decision.cancelReconciliation(id, by);
     s.status = 'cancelled';
     return { status: 'cancelled' as const };
   }, (args) => (args.reason?.trim() ? undefined : 'a reason is required to cancel'));
+
+  decide(m.releaseUpdate, ['review'], async (by) => {
+    const result = await decision.prepareRelease(id, by);
+    s.status = 'releasing';
+    return result;
+  });
+
+  decide(m.retryFailedRowsUpdate, ['awaiting_failed_rows'], async (sel) => {
+    const result = await decision.retryFailedRows(id, sel);
+    s.status = 'releasing';
+    return result;
+  });
+
+  decide(m.skipFailedRowsUpdate, ['awaiting_failed_rows'], async (sel) => {
+    const result = await decision.skipFailedRows(id, sel);
+    if (s.rows.failed - result.rows <= 0) s.status = 'releasing';
+    return result;
+  }, (sel) => (sel.reason?.trim() ? undefined : 'a reason is required to skip rows'));
 
   function startRound(round: number, orderIds: number[]): void {
     s.status = 'counting';
@@ -111,8 +136,10 @@ export async function reconciliationWorkflow(input: m.ReconciliationInput & Part
     s.status = 'ready';
   }
 
-  while (s.status !== 'cancelled') {
-    if (s.status === 'counting') {
+  while (s.status !== 'cancelled' && s.status !== 'released') {
+    if (s.status === 'releasing') {
+      await release(id, s);
+    } else if (s.status === 'counting') {
       const outcome = await awaitRound(id, s, input.countDeadlineMinutes);
       if (outcome === 'complete' && s.status === 'counting') {
         s.status = 'populating';
@@ -158,6 +185,24 @@ async function awaitRound(id: string, s: ReconciliationState, deadlineMinutes: n
   return done() ? 'complete' : 'continue-as-new';
 }
 
+/**
+ * Posts every pending row; rows that fail wait for the manager (retry or
+ * skip) while the rest are already posted. Only a release with no failed row
+ * left goes on to the ERP adjustment order.
+ */
+async function release(id: string, s: ReconciliationState): Promise<void> {
+  const posted = await posting.postPendingRows(id);
+  s.rows = await bulk.rowCounts(id);
+  if (posted.failed > 0) {
+    s.status = 'awaiting_failed_rows';
+    return;
+  }
+  await bulk.createAdjustmentOrder(id);
+  await bulk.closeRelease(id);
+  s.rows = await bulk.rowCounts(id);
+  s.status = 'released';
+}
+
 function shouldContinueAsNew(): boolean {
   const info = workflowInfo();
   return info.continueAsNewSuggested || info.historyLength > HISTORY_LIMIT;
@@ -169,7 +214,7 @@ async function surfaceActivityFailure<T>(fn: () => Promise<T>): Promise<T> {
     return await fn();
   } catch (e) {
     if (e instanceof ActivityFailure && e.cause instanceof ApplicationFailure) {
-      throw ApplicationFailure.nonRetryable(e.cause.message, e.cause.type);
+      throw ApplicationFailure.nonRetryable(e.cause.message, e.cause.type, ...(e.cause.details ?? []));
     }
     if (e instanceof ApplicationFailure) throw e;
     throw ApplicationFailure.nonRetryable(e instanceof Error ? e.message : String(e), 'DecisionFailed');

@@ -54,6 +54,15 @@ export function decisionRoutes(app: OpenAPIHono, deps: AppDeps): void {
   app.openapi(routeWithBody('row-deletions', 'Delete rows that need no correction (reason required)', RowDeletion), async (c) =>
     c.json(await decide(c, m.deleteRowsUpdate, c.req.valid('param').id, c.req.valid('json') as m.RowSelection & { reason: string }), 200));
 
+  app.openapi(route('release', 'Release: post approved differences as warehouse transactions and blocking corrections'), async (c) =>
+    c.json(await decide(c, m.releaseUpdate, c.req.valid('param').id, {}), 200));
+
+  app.openapi(routeWithBody('failed-rows/retry', 'Retry posting failed rows', RowSelection), async (c) =>
+    c.json(await decide(c, m.retryFailedRowsUpdate, c.req.valid('param').id, c.req.valid('json') as m.RowSelection), 200));
+
+  app.openapi(routeWithBody('failed-rows/skip', 'Skip failed rows (reason required); the release then completes without them', RowDeletion), async (c) =>
+    c.json(await decide(c, m.skipFailedRowsUpdate, c.req.valid('param').id, c.req.valid('json') as m.RowSelection & { reason: string }), 200));
+
   app.openapi(routeWithBody('cancellation', 'Cancel the reconciliation (reason required)', Cancellation), async (c) =>
     c.json(await decide(c, m.cancelUpdate, c.req.valid('param').id, c.req.valid('json') as { reason: string }), 200));
 }

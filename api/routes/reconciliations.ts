@@ -135,8 +135,8 @@ async function ensureWorkflow(deps: AppDeps, record: ReconciliationRecord): Prom
   }
 }
 
+/** Live from the workflow; closed workflows still answer queries while Temporal retains their history. */
 async function progressOf(deps: AppDeps, record: ReconciliationRecord): Promise<Progress | null> {
-  if (record.closedAt) return null;
   try {
     return await deps.temporal.workflow.getHandle(record.workflowId).query(progressQuery);
   } catch {

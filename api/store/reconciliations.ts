@@ -13,6 +13,7 @@ export interface NewReconciliation {
   blindCount: boolean;
   maxRecountRounds: number;
   countDeadlineMinutes: number | null;
+  managerApprovalLimit: number;
 }
 
 export interface ReconciliationRecord {
@@ -25,7 +26,10 @@ export interface ReconciliationRecord {
   blindCount: boolean;
   maxRecountRounds: number;
   countDeadlineMinutes: number | null;
+  managerApprovalLimit: number;
   status: string;
+  releasedBy: string | null;
+  releasedAt: string | null;
   round: number;
   workflowId: string;
   createdBy: string;
@@ -73,10 +77,11 @@ export async function createReconciliation(
     await affected(
       tx,
       sql`insert into reconciliation (id, warehouse_code, scope, split_policy, tolerance, blind_count, max_recount_rounds,
-                                      count_deadline_minutes, status, workflow_id, idempotency_key, request_hash, created_by)
+                                      count_deadline_minutes, manager_approval_limit, status, workflow_id, idempotency_key,
+                                      request_hash, created_by)
           values (${id}, ${req.warehouse}, ${JSON.stringify(req.scope)}::jsonb, ${JSON.stringify(req.splitPolicy)}::jsonb,
                   ${JSON.stringify(req.tolerance)}::jsonb, ${req.blindCount}, ${req.maxRecountRounds}, ${req.countDeadlineMinutes},
-                  'snapshotting', ${reconciliationWorkflowId(id)}, ${idempotencyKey ?? null}, ${hash}, ${user})`,
+                  ${req.managerApprovalLimit}, 'snapshotting', ${reconciliationWorkflowId(id)}, ${idempotencyKey ?? null}, ${hash}, ${user})`,
     );
     return { record: (await getReconciliation(tx, id))!, created: true };
   });
@@ -136,7 +141,8 @@ const RECORD_COLUMNS = sql`id, number::int, warehouse_code as warehouse, scope, 
   blind_count as "blindCount", max_recount_rounds as "maxRecountRounds",
   count_deadline_minutes as "countDeadlineMinutes", status, round, workflow_id as "workflowId",
   created_by as "createdBy", created_at as "createdAt", snapshot_at as "snapshotAt",
-  closed_at as "closedAt", escalations`;
+  closed_at as "closedAt", escalations, manager_approval_limit::float8 as "managerApprovalLimit",
+  released_by as "releasedBy", released_at as "releasedAt"`;
 
 export async function getReconciliation(em: Em, id: string): Promise<ReconciliationRecord | undefined> {
   if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;

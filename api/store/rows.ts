@@ -9,7 +9,7 @@ const ROW_COLUMNS = sql`r.id::int, r.origin, z.code as zone, l.code as location,
   r.counted_quantity::float8 as "countedQuantity", r.counted_round as "countedRound", r.counted_by as "countedBy",
   r.variance_quantity::float8 as "varianceQuantity", r.variance_inventory_quantity::float8 as "varianceInventoryQuantity",
   r.variance_value::float8 as "varianceValue", r.moved_after_snapshot as "movedAfterSnapshot",
-  r.approved_by as "approvedBy", r.deleted_reason as "deletedReason"`;
+  r.approved_by as "approvedBy", r.deleted_reason as "deletedReason", r.failure_reason as "failureReason"`;
 
 /** The review listing: keyset-paginated by row id, filtered with the same predicate decisions use. */
 export async function listRows(em: Em, reconciliationId: string, selection: RowSelection, page: { after: number; limit: number }) {
@@ -42,5 +42,11 @@ export async function rowDetail(em: Em, reconciliationId: string, rowId: number)
     sql`select reason, snapshot_quantity::float8 as "snapshotQuantity", counted_quantity::float8 as "countedQuantity"
         from reconciliation_row_blocking where row_id = ${rowId} order by reason`,
   );
-  return { ...row, counts, blockings };
+  const postings = await rows(
+    em,
+    sql`select key, step_index as "stepIndex", kind, task_type as "taskType", direction, quantity::float8 as quantity, reason,
+               blocked_from::float8 as "blockedFrom", blocked_to::float8 as "blockedTo", status, posted_at as "postedAt", sequence::int
+        from posting where row_id = ${rowId} order by step_index`,
+  );
+  return { ...row, counts, blockings, postings };
 }

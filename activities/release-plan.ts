@@ -1,0 +1,118 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import { audit } from '../db/audit';
+import type { Orm } from '../db/orm';
+import { affected, one, rows, sql, type Em } from '../db/sql';
+import { planPostings, postingKey, type BlockingCount } from '../domain/posting-order';
+import type { DecisionBy, ReleaseResult } from '../workflows/messages';
+
+const PLAN_BATCH = 2000;
+
+/**
+ * Release, first half: refuse while anything is undecided, then write every
+ * posting the release will make, in the fixed order of domain/posting-order,
+ * each under a key derived from reconciliation, row and step. One transaction:
+ * a retry after commit finds the rows already planned and plans nothing twice.
+ */
+export function releasePlanActivities(orm: Orm) {
+  return {
+    async prepareRelease(reconciliationId: string, by: DecisionBy): Promise<ReleaseResult> {
+      return orm.em.fork().transactional(async (em) => {
+        const rec = await one(em, sql<{ status: string }>`
+          select status from reconciliation where id = ${reconciliationId} for update`);
+        if (!rec) throw ApplicationFailure.nonRetryable(`reconciliation ${reconciliationId} not found`, 'NotFound');
+        if (rec.status === 'releasing') return summary(em, reconciliationId);
+        await refuseUndecided(em, reconciliationId);
+        let lastId = 0;
+        for (;;) {
+          const planned = await planBatch(em, reconciliationId, lastId);
+          if (planned === undefined) break;
+          lastId = planned;
+        }
+        // Rows with nothing to post (no difference, no blocking change) are processed at once.
+        await affected(em, sql`
+          update reconciliation_row r set state = case when exists (select 1 from posting p where p.row_id = r.id)
+                                                  then 'posting' else 'processed' end,
+                                          processed_at = case when exists (select 1 from posting p where p.row_id = r.id)
+                                                  then null else now() end
+          where r.reconciliation_id = ${reconciliationId} and r.state = 'counted'`);
+        await affected(em, sql`update reconciliation set status = 'releasing', released_by = ${by.user}, released_at = now()
+                               where id = ${reconciliationId}`);
+        const result = await summary(em, reconciliationId);
+        await audit(em, { reconciliationId, actor: by.user, action: 'reconciliation_released', after: { ...result, role: by.role } });
+        return result;
+      });
+    },
+  };
+}
+
+async function refuseUndecided(em: Em, reconciliationId: string): Promise<void> {
+  const open = await one(em, sql<{ n: number }>`
+    select count(*)::int as n from count_order where reconciliation_id = ${reconciliationId} and status = 'open'`);
+  const blocking = await rows(em, sql<{ id: number; why: string }>`
+    select id::int, case when state = 'counted' then 'To Approve' else replace(state, '_', ' ') end as why
+    from reconciliation_row
+    where reconciliation_id = ${reconciliationId}
+      and (state in ('marked_for_recount', 'recounting') or (state = 'counted' and approval = 'to_approve'))
+    order by id limit 100`);
+  if (open!.n === 0 && blocking.length === 0) return;
+  const list = blocking.map((b) => `${b.id} (${b.why})`).join(', ');
+  throw ApplicationFailure.nonRetryable(
+    `release refused: ${open!.n > 0 ? `${open!.n} count orders open; ` : ''}rows still undecided: ${list}${blocking.length === 100 ? ', ...' : ''}`,
+    'NotReleasable',
+    { rows: blocking },
+  );
+}
+
+/** Plans postings for one batch of decided rows; returns the last row id, or undefined when none are left. */
+async function planBatch(em: Em, reconciliationId: string, afterId: number): Promise<number | undefined> {
+  const batch = await rows(em, sql<{ id: number; difference: string; stock_position_id: number | null; blockings: BlockingCount[] }>`
+    select r.id::int, r.variance_quantity as difference, r.stock_position_id::int,
+           coalesce(jsonb_agg(jsonb_build_object('reason', b.reason, 'expected', b.snapshot_quantity,
+                                                 'counted', coalesce(b.counted_quantity, b.snapshot_quantity)))
+                    filter (where b.reason is not null), '[]') as blockings
+    from reconciliation_row r left join reconciliation_row_blocking b on b.row_id = r.id
+    where r.reconciliation_id = ${reconciliationId} and r.state = 'counted'
+      and r.approval in ('approved', 'not_required') and r.id > ${afterId}
+    group by r.id order by r.id limit ${PLAN_BATCH}`);
+  if (batch.length === 0) return undefined;
+  const cols = { key: [] as string[], row: [] as number[], step: [] as number[], kind: [] as string[], direction: [] as (string | null)[],
+    quantity: [] as (number | null)[], reason: [] as (string | null)[], from: [] as (number | null)[], to: [] as (number | null)[], position: [] as (number | null)[] };
+  for (const row of batch) {
+    const steps = planPostings({
+      difference: Number(row.difference),
+      blockings: row.blockings.map((b) => ({ reason: b.reason, expected: Number(b.expected), counted: Number(b.counted) })),
+    });
+    steps.forEach((step, i) => {
+      cols.key.push(postingKey(reconciliationId, row.id, i, step));
+      cols.row.push(row.id);
+      cols.step.push(i);
+      cols.kind.push(step.kind);
+      cols.position.push(row.stock_position_id);
+      cols.direction.push(step.kind === 'transaction' ? step.direction : null);
+      cols.quantity.push(step.kind === 'transaction' ? step.quantity : null);
+      cols.reason.push(step.kind === 'blocking_correction' ? step.reason : null);
+      cols.from.push(step.kind === 'blocking_correction' ? step.from : null);
+      cols.to.push(step.kind === 'blocking_correction' ? step.to : null);
+    });
+  }
+  await affected(em, sql`
+    insert into posting (key, reconciliation_id, row_id, step_index, kind, task_type, direction, quantity, reason,
+                         blocked_from, blocked_to, stock_position_id, status)
+    select u.key, ${reconciliationId}, u.row_id, u.step, u.kind, case when u.kind = 'transaction' then 'Count' end, u.direction,
+           u.quantity, u.reason, u.blocked_from, u.blocked_to, u.position, 'pending'
+    from unnest(${cols.key}::text[], ${cols.row}::bigint[], ${cols.step}::int[], ${cols.kind}::text[], ${cols.direction}::text[],
+                ${cols.quantity}::numeric[], ${cols.reason}::text[], ${cols.from}::numeric[], ${cols.to}::numeric[], ${cols.position}::bigint[])
+      as u(key, row_id, step, kind, direction, quantity, reason, blocked_from, blocked_to, position)
+    on conflict (key) do nothing`);
+  return batch[batch.length - 1]!.id;
+}
+
+async function summary(em: Em, reconciliationId: string): Promise<ReleaseResult> {
+  const r = await one(em, sql<ReleaseResult>`
+    select count(*) filter (where state = 'posting')::int as "rowsToPost",
+           (select count(*)::int from posting where reconciliation_id = ${reconciliationId}) as postings,
+           count(*) filter (where state = 'processed' and not exists (select 1 from posting p where p.row_id = reconciliation_row.id))::int
+             as "processedWithoutPosting"
+    from reconciliation_row where reconciliation_id = ${reconciliationId}`);
+  return r!;
+}

@@ -1,0 +1,204 @@
+import { ApplicationFailure, heartbeat } from '@temporalio/activity';
+import { audit } from '../db/audit';
+import type { Orm } from '../db/orm';
+import { isEmptySelection, rowPredicate } from '../db/row-filter';
+import { affected, one, rows, sql, type Em } from '../db/sql';
+import type { DecisionBy, RowSelection, RowsChanged } from '../workflows/messages';
+
+/** Rows per posting transaction; the crash test lowers it to widen the window for a kill. */
+const BATCH = Number(process.env.POSTING_BATCH_ROWS || 500);
+
+/**
+ * Release, second half: carry out the planned postings. Exactly once because
+ * a posting flips from pending to done in the same statement that moves the
+ * stock, and a movement carries the posting's unique key. A worker killed
+ * mid-batch loses only that batch's uncommitted transaction; the retry finds
+ * those postings still pending. Order within a row is kept by executing step
+ * 0 of every row in the batch, then step 1, and so on; `posting.sequence`
+ * records the order actually followed.
+ *
+ * A row that cannot be posted (its stock would go negative, its position is
+ * gone, blocked stock would exceed stock) is marked failed with the reason;
+ * the other rows still post.
+ */
+export function releasePostActivities(orm: Orm) {
+  return {
+    async postPendingRows(reconciliationId: string): Promise<{ processed: number; failed: number }> {
+      let afterId = 0;
+      for (;;) {
+        const last = await orm.em.fork().transactional((em) => postBatch(em, reconciliationId, afterId));
+        if (last === undefined) break;
+        afterId = last;
+        heartbeat({ afterRowId: afterId });
+      }
+      const r = await one(orm.em.fork(), sql<{ processed: number; failed: number }>`
+        select count(*) filter (where state = 'processed')::int as processed, count(*) filter (where state = 'failed')::int as failed
+        from reconciliation_row where reconciliation_id = ${reconciliationId}`);
+      return r!;
+    },
+
+    async retryFailedRows(reconciliationId: string, selection: RowSelection & DecisionBy): Promise<RowsChanged> {
+      return decideOnFailed(orm, reconciliationId, selection, sql`state = 'posting', failure_reason = null`, 'failed_row_retried');
+    },
+
+    async skipFailedRows(reconciliationId: string, selection: RowSelection & DecisionBy & { reason: string }): Promise<RowsChanged> {
+      if (!selection.reason?.trim()) throw ApplicationFailure.nonRetryable('a reason is required to skip rows', 'ReasonRequired');
+      return decideOnFailed(orm, reconciliationId, selection,
+        sql`state = 'skipped', failure_reason = failure_reason || ' (skipped: ' || ${selection.reason}::text || ')'`, 'failed_row_skipped');
+    },
+
+    async closeRelease(reconciliationId: string): Promise<void> {
+      await affected(orm.em.fork(), sql`update reconciliation set status = 'released', closed_at = coalesce(closed_at, now())
+                                        where id = ${reconciliationId}`);
+    },
+  };
+}
+
+async function postBatch(em: Em, reconciliationId: string, afterId: number): Promise<number | undefined> {
+  const batch = await rows(em, sql<{ id: number }>`
+    select id::int from reconciliation_row
+    where reconciliation_id = ${reconciliationId} and state = 'posting' and id > ${afterId}
+    order by id limit ${BATCH} for update`);
+  if (batch.length === 0) return undefined;
+  const ids = batch.map((b) => b.id);
+  const rec = (await one(em, sql<{ number: number; warehouse: string; actor: string }>`
+    select number::int, warehouse_code as warehouse, coalesce(released_by, 'system') as actor
+    from reconciliation where id = ${reconciliationId}`))!;
+  await createFoundPositions(em, ids, rec.warehouse);
+  await failUnpostable(em, ids);
+  const maxStep = (await one(em, sql<{ n: number | null }>`select max(step_index) as n from posting where row_id = any(${ids}::bigint[])`))!.n ?? -1;
+  for (let step = 0; step <= maxStep; step++) {
+    await postTransactions(em, ids, step, rec);
+    await postBlockingCorrections(em, ids, step, rec.actor, reconciliationId);
+  }
+  await affected(em, sql`
+    update reconciliation_row r set state = 'processed', processed_at = now()
+    where r.id = any(${ids}::bigint[]) and r.state = 'posting'
+      and not exists (select 1 from posting p where p.row_id = r.id and p.status = 'pending')`);
+  return ids[ids.length - 1];
+}
+
+/** Stock found that had no stock position gets one (quantity 0) before its IN posting. */
+async function createFoundPositions(em: Em, ids: number[], warehouse: string): Promise<void> {
+  await affected(em, sql`
+    insert into stock_position (warehouse_code, location_id, item_id, lot, serial, handling_unit, owner, quantity)
+    select ${warehouse}, r.location_id, r.item_id, r.lot, r.serial, r.handling_unit, r.owner, 0
+    from reconciliation_row r where r.id = any(${ids}::bigint[]) and r.stock_position_id is null
+    on conflict on constraint stock_position_natural_key do nothing`);
+  await affected(em, sql`
+    update reconciliation_row r set stock_position_id = sp.id from stock_position sp
+    where r.id = any(${ids}::bigint[]) and r.stock_position_id is null
+      and (sp.location_id, sp.item_id, sp.lot, sp.serial, sp.handling_unit, sp.owner)
+        = (r.location_id, r.item_id, r.lot, r.serial, r.handling_unit, r.owner)`);
+  await affected(em, sql`
+    update posting p set stock_position_id = r.stock_position_id from reconciliation_row r
+    where p.row_id = r.id and r.id = any(${ids}::bigint[]) and p.stock_position_id is null`);
+}
+
+/** Judged on today's stock, set-based: what the row's pending postings would leave behind. */
+async function failUnpostable(em: Em, ids: number[]): Promise<void> {
+  await affected(em, sql`
+    with effect as (
+      select r.id, sp.id as position, sp.quantity as on_hand,
+             coalesce(sum(case p.direction when 'IN' then p.quantity when 'OUT' then -p.quantity end)
+                      filter (where p.kind = 'transaction' and p.status = 'pending'), 0) as delta
+      from reconciliation_row r
+      left join stock_position sp on sp.id = r.stock_position_id
+      left join posting p on p.row_id = r.id
+      where r.id = any(${ids}::bigint[])
+      group by r.id, sp.id, sp.quantity
+    ), blocked_after as (
+      select e.id, coalesce(sum(coalesce(p.blocked_to, b.quantity)), 0) as blocked
+      from effect e
+      left join blocking b on b.stock_position_id = e.position
+      left join posting p on p.row_id = e.id and p.kind = 'blocking_correction' and p.status = 'pending' and p.reason = b.reason
+      group by e.id
+    ), new_blocked as (
+      select p.row_id as id, sum(p.blocked_to) as blocked from posting p
+      join effect e on e.id = p.row_id
+      where p.kind = 'blocking_correction' and p.status = 'pending'
+        and not exists (select 1 from blocking b where b.stock_position_id = e.position and b.reason = p.reason)
+      group by p.row_id
+    ), verdict as (
+      select e.id, case
+          when e.position is null then 'the stock position no longer exists'
+          when e.on_hand + e.delta < 0 then 'posting would drive stock negative: on hand ' || e.on_hand::float8 || ', difference ' || e.delta::float8
+          when ba.blocked + coalesce(nb.blocked, 0) > e.on_hand + e.delta
+            then 'blocked quantity ' || (ba.blocked + coalesce(nb.blocked, 0))::float8 || ' would exceed stock ' || (e.on_hand + e.delta)::float8
+        end as reason
+      from effect e join blocked_after ba on ba.id = e.id left join new_blocked nb on nb.id = e.id
+    )
+    update reconciliation_row r set state = 'failed', failure_reason = v.reason
+    from verdict v where r.id = v.id and v.reason is not null`);
+}
+
+async function postTransactions(em: Em, ids: number[], step: number, rec: { number: number; actor: string }): Promise<void> {
+  await affected(em, sql`
+    with done as (
+      update posting p set status = 'done', posted_at = clock_timestamp(), sequence = nextval('posting_sequence')
+      from reconciliation_row r
+      where p.row_id = r.id and r.id = any(${ids}::bigint[]) and r.state = 'posting'
+        and p.status = 'pending' and p.step_index = ${step} and p.kind = 'transaction'
+      returning p.key, p.reconciliation_id, p.row_id, p.stock_position_id, p.direction, p.quantity,
+                case p.direction when 'IN' then p.quantity else -p.quantity end as signed
+    ), moved as (
+      insert into movement (stock_position_id, kind, quantity, reference, posting_key)
+      select stock_position_id, 'count', signed, 'reconciliation ' || ${rec.number}::text, key from done
+    ), audited as (
+      insert into audit_event (reconciliation_id, actor, action, subject, before, after)
+      select d.reconciliation_id, ${rec.actor}, 'warehouse_transaction_posted', d.key,
+             jsonb_build_object('onHand', sp.quantity),
+             jsonb_build_object('onHand', sp.quantity + d.signed, 'taskType', 'Count', 'direction', d.direction, 'quantity', d.quantity)
+      from done d join stock_position sp on sp.id = d.stock_position_id
+    )
+    update stock_position sp set quantity = sp.quantity + d.signed, updated_at = now()
+    from (select stock_position_id, sum(signed) as signed from done group by stock_position_id) d
+    where sp.id = d.stock_position_id`);
+}
+
+async function postBlockingCorrections(em: Em, ids: number[], step: number, actor: string, reconciliationId: string): Promise<void> {
+  await affected(em, sql`
+    with done as (
+      update posting p set status = 'done', posted_at = clock_timestamp(), sequence = nextval('posting_sequence')
+      from reconciliation_row r
+      where p.row_id = r.id and r.id = any(${ids}::bigint[]) and r.state = 'posting'
+        and p.status = 'pending' and p.step_index = ${step} and p.kind = 'blocking_correction'
+      returning p.key, p.stock_position_id, p.reason, p.blocked_from, p.blocked_to
+    ), audited as (
+      insert into audit_event (reconciliation_id, actor, action, subject, before, after)
+      select ${reconciliationId}, ${actor}, 'blocking_corrected', key,
+             jsonb_build_object('reason', reason, 'blocked', (select b.quantity from blocking b
+                                 where b.stock_position_id = done.stock_position_id and b.reason = done.reason)),
+             jsonb_build_object('reason', reason, 'blocked', blocked_to)
+      from done
+    )
+    insert into blocking (stock_position_id, reason, quantity)
+    select stock_position_id, reason, blocked_to from done
+    on conflict (stock_position_id, reason) do update set quantity = excluded.quantity, updated_at = now()`);
+}
+
+async function decideOnFailed(
+  orm: Orm,
+  reconciliationId: string,
+  selection: RowSelection & DecisionBy,
+  assignment: ReturnType<typeof sql>,
+  action: string,
+): Promise<RowsChanged> {
+  if (isEmptySelection(selection)) throw ApplicationFailure.nonRetryable('select rows by rowIds or a filter', 'NoRowsSelected');
+  return orm.em.fork().transactional(async (em) => {
+    const n = await affected(em, sql`
+      with changed as (
+        update reconciliation_row r set ${assignment}
+        from item i, zone z, location l
+        where i.id = r.item_id and z.id = r.zone_id and l.id = r.location_id
+          and ${rowPredicate(reconciliationId, selection)} and r.state = 'failed'
+        returning r.id, r.state, r.failure_reason)
+      insert into audit_event (reconciliation_id, actor, action, subject, before, after)
+      select ${reconciliationId}, ${selection.user}, ${action}, 'row ' || id, jsonb_build_object('state', 'failed'),
+             jsonb_build_object('state', state, 'failureReason', failure_reason)
+      from changed`);
+    if (n === 0) throw ApplicationFailure.nonRetryable('no failed row matches the selection', 'NoRowsSelected');
+    await audit(em, { reconciliationId, actor: selection.user, action: `${action}_decision`, after: { rows: n } });
+    return { rows: n };
+  });
+}
