@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { one, rows, sql } from '../db/sql';
 import { move, smallWarehouse } from './support/fixtures';
 import { flow } from './support/flow';
+import { maybeSaveHistory } from './support/histories';
 import { startStack, type Stack } from './support/stack';
 
 /**
@@ -134,5 +135,7 @@ describe('release', () => {
     for (const a of ['row_approved', 'reconciliation_released', 'warehouse_transaction_posted', 'blocking_corrected', 'failed_row_retried']) {
       expect(actions).toContain(a);
     }
+    await stack.client.workflow.getHandle(rec.workflowId).result();
+    await maybeSaveHistory(stack, rec.workflowId, 'release-with-retry');
   });
 });

@@ -14,7 +14,7 @@ let runtimeInstalled = false;
 export interface Stack {
   db: TestDatabase;
   client: Client;
-  worker: Worker;
+  worker: Worker | undefined;
   taskQueue: string;
   baseUrl: string;
   /** Real HTTP against the API on a loopback port, as manager-1 unless headers say `x-as: <user>`. */
@@ -27,7 +27,7 @@ export interface Stack {
  * task queue against the shared real Temporal dev server, and the API served
  * over HTTP on a free port.
  */
-export async function startStack(): Promise<Stack> {
+export async function startStack(opts: { worker?: boolean } = {}): Promise<Stack> {
   if (!runtimeInstalled) {
     Runtime.install({ logger: new DefaultLogger('WARN') });
     runtimeInstalled = true;
@@ -37,14 +37,15 @@ export async function startStack(): Promise<Stack> {
   const address = inject('temporalAddress');
   const taskQueue = `test-${randomUUID()}`;
   const nativeConnection = await NativeConnection.connect({ address });
-  const worker = await createWorker({
+  const worker = opts.worker === false ? undefined : await createWorker({
     connection: nativeConnection,
     namespace: 'default',
     taskQueue,
     orm: db.orm,
     workflowBundle: { codePath: inject('workflowBundlePath') },
   });
-  const running = worker.run();
+  // Without an in-process worker the test runs worker processes of its own (e.g. to kill one).
+  const running = worker ? worker.run() : Promise.resolve();
   const connection = await Connection.connect({ address });
   const client = new Client({ connection, namespace: 'default' });
   const app = createApp({ orm: db.orm, temporal: client, taskQueue });
@@ -70,7 +71,7 @@ export async function startStack(): Promise<Stack> {
     },
     async close() {
       await new Promise((resolve) => server.close(resolve));
-      worker.shutdown();
+      if (worker?.getState() === 'RUNNING') worker.shutdown();
       await running;
       await connection.close();
       await nativeConnection.close();
