@@ -27,6 +27,8 @@ export interface ReconciliationInput {
   reconciliationId: string;
   /** Per count round; when it passes with orders open, the workflow records an escalation. */
   countDeadlineMinutes: number | null;
+  /** Events after which the run continues as new (default 5,000); tests lower it to exercise continue-as-new. */
+  historyLimit?: number;
 }
 
 export interface RowCounts {

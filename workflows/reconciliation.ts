@@ -33,13 +33,15 @@ const posting = proxyActivities<Activities>({
 });
 
 /** Past this many events the workflow continues as new, so a long review never grows an unbounded history. */
-const HISTORY_LIMIT = 5_000;
+const DEFAULT_HISTORY_LIMIT = 5_000;
 
 type Carried = { state: ReconciliationState };
 
 export async function reconciliationWorkflow(input: m.ReconciliationInput & Partial<Carried>): Promise<{ status: m.ReconciliationStatus }> {
   const id = input.reconciliationId;
   const s = input.state ?? initialState();
+  const limit = input.historyLimit ?? DEFAULT_HISTORY_LIMIT;
+  const shouldContinueAsNew = () => continueAsNewDue(limit);
   let busy = false;
   let changes = 0;
   const changed = () => changes++;
@@ -140,7 +142,7 @@ export async function reconciliationWorkflow(input: m.ReconciliationInput & Part
     if (s.status === 'releasing') {
       await release(id, s);
     } else if (s.status === 'counting') {
-      const outcome = await awaitRound(id, s, input.countDeadlineMinutes);
+      const outcome = await awaitRound(id, s, input.countDeadlineMinutes, shouldContinueAsNew);
       if (outcome === 'complete' && s.status === 'counting') {
         s.status = 'populating';
         await bulk.populateCountedQuantities(id, s.round);
@@ -167,7 +169,12 @@ export async function reconciliationWorkflow(input: m.ReconciliationInput & Part
  * database) and, if some are still open, records one escalation and keeps
  * waiting: counts already made are never discarded.
  */
-async function awaitRound(id: string, s: ReconciliationState, deadlineMinutes: number | null): Promise<'complete' | 'continue-as-new'> {
+async function awaitRound(
+  id: string,
+  s: ReconciliationState,
+  deadlineMinutes: number | null,
+  shouldContinueAsNew: () => boolean,
+): Promise<'complete' | 'continue-as-new'> {
   const done = () => s.ordersOpen.length === 0 || s.status !== 'counting';
   if (deadlineMinutes !== null && !s.escalatedRounds.includes(s.round)) {
     const remaining = s.roundStartedAt + deadlineMinutes * 60_000 - Date.now();
@@ -203,9 +210,9 @@ async function release(id: string, s: ReconciliationState): Promise<void> {
   s.status = 'released';
 }
 
-function shouldContinueAsNew(): boolean {
+function continueAsNewDue(limit: number): boolean {
   const info = workflowInfo();
-  return info.continueAsNewSuggested || info.historyLength > HISTORY_LIMIT;
+  return info.continueAsNewSuggested || info.historyLength > limit;
 }
 
 /** Activity errors reach the update's caller as the activity's own ApplicationFailure (type and message). */
