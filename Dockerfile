@@ -6,7 +6,7 @@
 # native binaries for linux-gnu only, and the worker's workflow bundler uses
 # @swc/core's -gnu binary. The npm `node` devDependency is what gives a
 # developer Node 24; in the image the official base provides it instead.
-ARG NODE_IMAGE=node:24-bookworm-slim
+ARG NODE_IMAGE=node:24.21.0-bookworm-slim
 
 # --- dependencies -----------------------------------------------------------
 # A separate stage so that npm's cache and the lockfile install stay out of

@@ -16,17 +16,10 @@ export interface NewReconciliation {
   managerApprovalLimit: number;
 }
 
-export interface ReconciliationRecord {
+/** The stored document: the request's policies plus what the workflow and release add. */
+export interface ReconciliationRecord extends NewReconciliation {
   id: string;
   number: number;
-  warehouse: string;
-  scope: Scope;
-  splitPolicy: SplitPolicy;
-  tolerance: TolerancePolicy;
-  blindCount: boolean;
-  maxRecountRounds: number;
-  countDeadlineMinutes: number | null;
-  managerApprovalLimit: number;
   status: string;
   releasedBy: string | null;
   releasedAt: string | null;
