@@ -2,6 +2,8 @@ import type { Orm } from '../db/orm';
 import { affected, one, rows, sql, type Em } from '../db/sql';
 import type { SplitPolicy } from '../domain/scope';
 import { ApplicationFailure } from '@temporalio/activity';
+import { audit } from '../db/audit';
+import type { DecisionBy } from '../workflows/messages';
 
 export interface OrdersCreated {
   round: number;
@@ -18,7 +20,7 @@ export interface OrdersCreated {
  */
 export function countOrderActivities(orm: Orm) {
   return {
-    async createInitialCountOrders(reconciliationId: string): Promise<OrdersCreated> {
+    async createInitialCountOrders(reconciliationId: string, by?: DecisionBy): Promise<OrdersCreated> {
       return orm.em.fork().transactional(async (em) => {
         const rec = await lockReconciliation(em, reconciliationId);
         const existing = await ordersOfRound(em, reconciliationId, 0);
@@ -59,11 +61,12 @@ export function countOrderActivities(orm: Orm) {
         const created = await ordersOfRound(em, reconciliationId, 0);
         if (!created) throw ApplicationFailure.nonRetryable('the snapshot has no rows to count', 'NothingToCount');
         await affected(em, sql`update reconciliation set status = 'counting', round = 0 where id = ${reconciliationId}`);
+        await audit(em, { reconciliationId, actor: by?.user ?? 'system', action: 'initial_count_started', after: created });
         return created;
       });
     },
 
-    async createRecountOrder(reconciliationId: string, round: number): Promise<OrdersCreated> {
+    async createRecountOrder(reconciliationId: string, round: number, by?: DecisionBy): Promise<OrdersCreated> {
       return orm.em.fork().transactional(async (em) => {
         const rec = await lockReconciliation(em, reconciliationId);
         const existing = await ordersOfRound(em, reconciliationId, round);
@@ -94,7 +97,9 @@ export function countOrderActivities(orm: Orm) {
               where reconciliation_id = ${reconciliationId} and state = 'marked_for_recount'`,
         );
         await affected(em, sql`update reconciliation set status = 'counting', round = ${round} where id = ${reconciliationId}`);
-        return (await ordersOfRound(em, reconciliationId, round))!;
+        const created = (await ordersOfRound(em, reconciliationId, round))!;
+        await audit(em, { reconciliationId, actor: by?.user ?? 'system', action: 'recount_order_generated', after: created });
+        return created;
       });
     },
 

@@ -44,6 +44,8 @@ export function populateActivities(orm: Orm) {
         const rowsCounted = await writeRoundResults(em, reconciliationId, round);
         await writeCountedBlockings(em);
         await affected(em, sql`update reconciliation set status = 'review' where id = ${reconciliationId}`);
+        // Approval and variance just changed for every decided row: the review's filters plan on these statistics.
+        await affected(em, sql`analyze reconciliation_row`);
         return { round, rowsCounted, foundRows, toApprove };
       });
     },

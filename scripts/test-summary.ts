@@ -4,3 +4,5 @@ import fs from 'node:fs';
 const file = process.argv[2] ?? '.test-data/vitest.json';
 const r = JSON.parse(fs.readFileSync(file, 'utf8')) as { numPassedTests: number; numFailedTests: number; numPendingTests: number; numTodoTests: number };
 console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+// A second guard on the verdict: a failed or empty run must never exit 0.
+if (r.numFailedTests > 0 || r.numPassedTests === 0) process.exit(1);

@@ -80,17 +80,17 @@ export async function reconciliationWorkflow(input: m.ReconciliationInput & Part
     });
   }
 
-  decide(m.startInitialCountUpdate, ['ready'], async () => {
+  decide(m.startInitialCountUpdate, ['ready'], async (by) => {
     if (s.round !== -1) throw ApplicationFailure.nonRetryable('the initial count has already been started', 'InvalidState');
-    const created = await bulk.createInitialCountOrders(id);
+    const created = await bulk.createInitialCountOrders(id, by);
     startRound(created.round, created.countOrderIds);
     return { round: created.round, orders: created.orders, tasks: created.tasks };
   }, () => (s.round !== -1 ? 'the initial count has already been started' : undefined));
 
   decide(m.markForRecountUpdate, ['ready', 'review'], (sel) => decision.markForRecount(id, sel));
 
-  decide(m.generateRecountOrderUpdate, ['ready', 'review'], async () => {
-    const created = await bulk.createRecountOrder(id, Math.max(s.round, 0) + 1);
+  decide(m.generateRecountOrderUpdate, ['ready', 'review'], async (by) => {
+    const created = await bulk.createRecountOrder(id, Math.max(s.round, 0) + 1, by);
     startRound(created.round, created.countOrderIds);
     return { round: created.round, countOrderId: created.countOrderIds[0]!, tasks: created.tasks };
   }, () => (s.rows.markedForRecount === 0 ? 'no rows are marked for recount' : undefined));
