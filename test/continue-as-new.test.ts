@@ -1,9 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createReconciliation } from '../api/store/reconciliations';
 import * as m from '../workflows/messages';
 import { smallWarehouse } from './support/fixtures';
-import { flow } from './support/flow';
-import { startStack, type Stack } from './support/stack';
+import { useStack } from './support/stack';
 import { eventually } from './support/wait';
 
 /**
@@ -12,16 +11,10 @@ import { eventually } from './support/wait';
  * and mid-count, and the next run carries on with the same state.
  */
 describe('continue-as-new', () => {
-  let stack: Stack;
-  let f: ReturnType<typeof flow>;
-  beforeAll(async () => {
-    stack = await startStack();
-    f = flow(stack);
-    await smallWarehouse(stack.db.orm);
-  });
-  afterAll(async () => stack?.close());
+  const t = useStack((stack) => smallWarehouse(stack.db.orm));
 
   it('rolls over to a new run and keeps round, orders and counts', async () => {
+    const { stack, f } = t;
     const { record } = await createReconciliation(
       stack.db.orm.em.fork(),
       {

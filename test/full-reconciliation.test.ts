@@ -1,8 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { smallWarehouse } from './support/fixtures';
-import { flow } from './support/flow';
 import { maybeSaveHistory } from './support/histories';
-import { startStack, type Stack } from './support/stack';
+import { useStack } from './support/stack';
 
 /**
  * Seed scenario 1 (full warehouse): snapshot, initial count split by zone,
@@ -10,16 +9,10 @@ import { startStack, type Stack } from './support/stack';
  * real PostgreSQL and a real Temporal server.
  */
 describe('full warehouse reconciliation', () => {
-  let stack: Stack;
-  let f: ReturnType<typeof flow>;
-  beforeAll(async () => {
-    stack = await startStack();
-    f = flow(stack);
-    await smallWarehouse(stack.db.orm);
-  });
-  afterAll(async () => stack?.close());
+  const t = useStack((stack) => smallWarehouse(stack.db.orm));
 
   it('runs snapshot -> initial count -> two recounts -> approval, and refuses what does not fit', async () => {
+    const { stack, f } = t;
     const request = {
       warehouse: 'W1',
       scope: { kind: 'warehouse' },

@@ -1,8 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { smallWarehouse } from './support/fixtures';
-import { flow } from './support/flow';
 import { maybeSaveHistory } from './support/histories';
-import { startStack, type Stack } from './support/stack';
+import { useStack } from './support/stack';
 
 /**
  * Seed scenario 2 (product-based): whole-warehouse snapshot, no initial
@@ -10,16 +9,10 @@ import { startStack, type Stack } from './support/stack';
  * recount, then approves.
  */
 describe('product-based reconciliation', () => {
-  let stack: Stack;
-  let f: ReturnType<typeof flow>;
-  beforeAll(async () => {
-    stack = await startStack();
-    f = flow(stack);
-    await smallWarehouse(stack.db.orm);
-  });
-  afterAll(async () => stack?.close());
+  const t = useStack((stack) => smallWarehouse(stack.db.orm));
 
   it('recounts only the filtered product and approves its difference', async () => {
+    const { stack, f } = t;
     const rec = await f.create({ warehouse: 'W1', scope: { kind: 'warehouse' }, maxRecountRounds: 2, tolerance: { default: {} } });
     await f.waitFor(rec.id, 'ready');
 

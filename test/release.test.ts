@@ -1,9 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { one, rows, sql } from '../db/sql';
 import { move, smallWarehouse } from './support/fixtures';
-import { flow } from './support/flow';
 import { maybeSaveHistory } from './support/histories';
-import { startStack, type Stack } from './support/stack';
+import { useStack } from './support/stack';
 
 /**
  * Release: approval authority, segregation of duties, both blocking orders,
@@ -11,23 +10,17 @@ import { startStack, type Stack } from './support/stack';
  * adjustment order with unit conversion.
  */
 describe('release', () => {
-  let stack: Stack;
-  let f: ReturnType<typeof flow>;
-  let positions: Awaited<ReturnType<typeof smallWarehouse>>;
-  beforeAll(async () => {
-    stack = await startStack();
-    f = flow(stack);
-    positions = await smallWarehouse(stack.db.orm);
-  });
-  afterAll(async () => stack?.close());
+  const t = useStack((stack) => smallWarehouse(stack.db.orm));
 
   const stock = async (positionId: number) =>
-    Number((await one(stack.db.orm.em.fork(), sql<{ q: string }>`select quantity as q from stock_position where id = ${positionId}`))!.q);
+    Number((await one(t.stack.db.orm.em.fork(), sql<{ q: string }>`select quantity as q from stock_position where id = ${positionId}`))!.q);
   const blocked = async (positionId: number, reason: string) =>
-    Number((await one(stack.db.orm.em.fork(), sql<{ q: string }>`
+    Number((await one(t.stack.db.orm.em.fork(), sql<{ q: string }>`
       select coalesce((select quantity from blocking where stock_position_id = ${positionId} and reason = ${reason}), 0) as q`))!.q);
 
   it('posts approved differences in the defined order, exactly once, and hands the ERP its adjustment order', async () => {
+    const { stack, f } = t;
+    const positions = t.fixture;
     const rec = await f.create({ warehouse: 'W1', scope: { kind: 'warehouse' }, tolerance: { default: {} }, managerApprovalLimit: 50 });
     await f.waitFor(rec.id, 'ready');
     // Counters may not decide.

@@ -1,20 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { move, smallWarehouse } from './support/fixtures';
-import { flow } from './support/flow';
-import { startStack, type Stack } from './support/stack';
+import { useStack } from './support/stack';
 
 describe('scope overlap and movements during counting', () => {
-  let stack: Stack;
-  let f: ReturnType<typeof flow>;
-  let positions: Awaited<ReturnType<typeof smallWarehouse>>;
-  beforeAll(async () => {
-    stack = await startStack();
-    f = flow(stack);
-    positions = await smallWarehouse(stack.db.orm);
-  });
-  afterAll(async () => stack?.close());
+  const t = useStack((stack) => smallWarehouse(stack.db.orm));
 
   it('allows disjoint scopes and refuses overlapping ones with the reconciliation in the way', async () => {
+    const { stack, f } = t;
     const zoneA = await f.create({ warehouse: 'W1', scope: { kind: 'zones', zones: ['A'], items: ['P1'] } });
     const boxInA = await stack.http('POST', '/reconciliations', { warehouse: 'W1', scope: { kind: 'locations', locations: ['A-01'], items: ['BOX'] } });
     expect(boxInA.status).toBe(201);
@@ -37,6 +29,8 @@ describe('scope overlap and movements during counting', () => {
   });
 
   it('takes movements between snapshot and count into the expected quantity, not those after the count', async () => {
+    const { stack, f } = t;
+    const positions = t.fixture;
     const rec = await f.create({ warehouse: 'W1', scope: { kind: 'zones', zones: ['A'] }, tolerance: { default: {} } });
     await f.waitFor(rec.id, 'ready');
     // After the snapshot, before the count: 5 received into A-01/P1, 1 issued from A-01/BOX.

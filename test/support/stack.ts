@@ -2,12 +2,13 @@ import { serve, type ServerType } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { createApp } from '../../api/app';
 import { upsertUser, type Role } from '../../api/auth';
 import { freePort } from '../../platform/free-port';
 import { createWorker } from '../../platform/worker';
 import { freshDatabase, type TestDatabase } from './db';
+import { flow } from './flow';
 
 let runtimeInstalled = false;
 
@@ -91,4 +92,19 @@ export const TEST_USERS: Record<string, Role> = {
 
 export function tokenOf(user: string): string {
   return `token-${user}`;
+}
+
+/**
+ * One stack per test file: started before its tests, closed after them.
+ * `setup` prepares data (a fixture) once the stack is up; its result is `fixture`.
+ */
+export function useStack<T = undefined>(setup?: (stack: Stack) => Promise<T>, opts: { worker?: boolean } = {}) {
+  const ctx = {} as { stack: Stack; f: ReturnType<typeof flow>; fixture: T };
+  beforeAll(async () => {
+    ctx.stack = await startStack(opts);
+    ctx.f = flow(ctx.stack);
+    ctx.fixture = (await setup?.(ctx.stack)) as T;
+  }, 300_000);
+  afterAll(async () => ctx.stack?.close());
+  return ctx;
 }
