@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/activity';
+import { refuse } from './refusal';
 import type { Orm } from '../db/orm';
 import { affected, one, sql } from '../db/sql';
 
@@ -31,7 +31,7 @@ export function adjustmentOrderActivities(orm: Orm) {
                      (select count(*)::int from adjustment_order_line l where l.order_number = o.number) as lines
               from adjustment_order o where o.reconciliation_id = ${reconciliationId}`,
           );
-          if (!existing) throw ApplicationFailure.nonRetryable(`reconciliation ${reconciliationId} not found`, 'NotFound');
+          if (!existing) throw refuse(`reconciliation ${reconciliationId} not found`, 'NotFound');
           return existing;
         }
         // Owner and row id only break ties, so numbering is the same on every run.

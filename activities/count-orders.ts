@@ -1,7 +1,7 @@
 import type { Orm } from '../db/orm';
 import { affected, one, rows, sql, type Em } from '../db/sql';
 import type { SplitPolicy } from '../domain/scope';
-import { ApplicationFailure } from '@temporalio/activity';
+import { refuse } from './refusal';
 import { audit } from '../db/audit';
 import type { DecisionBy } from '../workflows/messages';
 
@@ -26,7 +26,7 @@ export function countOrderActivities(orm: Orm) {
         const existing = await ordersOfRound(em, reconciliationId, 0);
         if (existing) return existing;
         if (rec.round !== -1) {
-          throw ApplicationFailure.nonRetryable(`initial count is only possible before any count (round is ${rec.round})`, 'InvalidState');
+          throw refuse(`initial count is only possible before any count (round is ${rec.round})`, 'InvalidState');
         }
         const policy = rec.split_policy;
         const groupSize = policy.kind === 'by_size' ? policy.maxLocations : 0;
@@ -59,7 +59,7 @@ export function countOrderActivities(orm: Orm) {
         );
         await affected(em, sql`analyze count_task`);
         const created = await ordersOfRound(em, reconciliationId, 0);
-        if (!created) throw ApplicationFailure.nonRetryable('the snapshot has no rows to count', 'NothingToCount');
+        if (!created) throw refuse('the snapshot has no rows to count', 'NothingToCount');
         await affected(em, sql`update reconciliation set status = 'counting', round = 0 where id = ${reconciliationId}`);
         await audit(em, { reconciliationId, actor: by?.user ?? 'system', action: 'initial_count_started', after: created });
         return created;
@@ -72,7 +72,7 @@ export function countOrderActivities(orm: Orm) {
         const existing = await ordersOfRound(em, reconciliationId, round);
         if (existing) return existing;
         if (round !== Math.max(rec.round, 0) + 1 || round > rec.max_recount_rounds) {
-          throw ApplicationFailure.nonRetryable(
+          throw refuse(
             `recount round ${round} is not allowed (current round ${rec.round}, maximum ${rec.max_recount_rounds} recount rounds)`,
             'InvalidState',
           );
@@ -90,7 +90,7 @@ export function countOrderActivities(orm: Orm) {
             select ${order!.id}, r.location_id, r.id from reconciliation_row r
             where r.reconciliation_id = ${reconciliationId} and r.state = 'marked_for_recount'`,
         );
-        if (tasks === 0) throw ApplicationFailure.nonRetryable('no rows are marked for recount', 'NothingToRecount');
+        if (tasks === 0) throw refuse('no rows are marked for recount', 'NothingToRecount');
         await affected(
           em,
           sql`update reconciliation_row set state = 'recounting'
@@ -130,7 +130,7 @@ async function lockReconciliation(em: Em, reconciliationId: string): Promise<Loc
     sql<LockedReconciliation>`
       select round, max_recount_rounds, split_policy from reconciliation where id = ${reconciliationId} for update`,
   );
-  if (!rec) throw ApplicationFailure.nonRetryable(`reconciliation ${reconciliationId} not found`, 'NotFound');
+  if (!rec) throw refuse(`reconciliation ${reconciliationId} not found`, 'NotFound');
   return rec;
 }
 

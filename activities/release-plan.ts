@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/activity';
+import { refuse } from './refusal';
 import { audit } from '../db/audit';
 import type { Orm } from '../db/orm';
 import { affected, one, rows, sql, type Em } from '../db/sql';
@@ -19,7 +19,7 @@ export function releasePlanActivities(orm: Orm) {
       return orm.em.fork().transactional(async (em) => {
         const rec = await one(em, sql<{ status: string }>`
           select status from reconciliation where id = ${reconciliationId} for update`);
-        if (!rec) throw ApplicationFailure.nonRetryable(`reconciliation ${reconciliationId} not found`, 'NotFound');
+        if (!rec) throw refuse(`reconciliation ${reconciliationId} not found`, 'NotFound');
         if (rec.status === 'releasing') return summary(em, reconciliationId);
         await refuseUndecided(em, reconciliationId);
         let lastId = 0;
@@ -56,7 +56,7 @@ async function refuseUndecided(em: Em, reconciliationId: string): Promise<void> 
     order by id limit 100`);
   if (open!.n === 0 && blocking.length === 0) return;
   const list = blocking.map((b) => `${b.id} (${b.why})`).join(', ');
-  throw ApplicationFailure.nonRetryable(
+  throw refuse(
     `release refused: ${open!.n > 0 ? `${open!.n} count orders open; ` : ''}rows still undecided: ${list}${blocking.length === 100 ? ', ...' : ''}`,
     'NotReleasable',
     { rows: blocking },

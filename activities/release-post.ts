@@ -1,4 +1,5 @@
-import { ApplicationFailure, heartbeat } from '@temporalio/activity';
+import { heartbeat } from '@temporalio/activity';
+import { refuse } from './refusal';
 import { audit } from '../db/audit';
 import type { Orm } from '../db/orm';
 import { isEmptySelection, rowPredicate } from '../db/row-filter';
@@ -42,7 +43,7 @@ export function releasePostActivities(orm: Orm) {
     },
 
     async skipFailedRows(reconciliationId: string, selection: RowSelection & DecisionBy & { reason: string }): Promise<RowsChanged> {
-      if (!selection.reason?.trim()) throw ApplicationFailure.nonRetryable('a reason is required to skip rows', 'ReasonRequired');
+      if (!selection.reason?.trim()) throw refuse('a reason is required to skip rows', 'ReasonRequired');
       return decideOnFailed(orm, reconciliationId, selection,
         sql`state = 'skipped', failure_reason = failure_reason || ' (skipped: ' || ${selection.reason}::text || ')'`, 'failed_row_skipped');
     },
@@ -184,7 +185,7 @@ async function decideOnFailed(
   assignment: ReturnType<typeof sql>,
   action: string,
 ): Promise<RowsChanged> {
-  if (isEmptySelection(selection)) throw ApplicationFailure.nonRetryable('select rows by rowIds or a filter', 'NoRowsSelected');
+  if (isEmptySelection(selection)) throw refuse('select rows by rowIds or a filter', 'NoRowsSelected');
   return orm.em.fork().transactional(async (em) => {
     const n = await affected(em, sql`
       with changed as (
@@ -197,7 +198,7 @@ async function decideOnFailed(
       select ${reconciliationId}, ${selection.user}, ${action}, 'row ' || id, jsonb_build_object('state', 'failed'),
              jsonb_build_object('state', state, 'failureReason', failure_reason)
       from changed`);
-    if (n === 0) throw ApplicationFailure.nonRetryable('no failed row matches the selection', 'NoRowsSelected');
+    if (n === 0) throw refuse('no failed row matches the selection', 'NoRowsSelected');
     await audit(em, { reconciliationId, actor: selection.user, action: `${action}_decision`, after: { rows: n } });
     return { rows: n };
   });

@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/activity';
+import { refuse } from './refusal';
 import type { Orm } from '../db/orm';
 import { isEmptySelection, ROW_JOINS, rowPredicate } from '../db/row-filter';
 import { audit } from '../db/audit';
@@ -17,7 +17,7 @@ export function reviewActivities(orm: Orm) {
         const rec = await lockedReconciliation(em, reconciliationId);
         const nextRound = Math.max(rec.round, 0) + 1;
         if (nextRound > rec.max_recount_rounds) {
-          throw ApplicationFailure.nonRetryable(
+          throw refuse(
             `the maximum of ${rec.max_recount_rounds} recount rounds is reached: approve or delete the remaining rows`,
             'MaxRoundsReached',
           );
@@ -67,7 +67,7 @@ export function reviewActivities(orm: Orm) {
     },
 
     async deleteRows(reconciliationId: string, selection: RowSelection & { user: string; reason: string }): Promise<RowsChanged> {
-      if (!selection.reason.trim()) throw ApplicationFailure.nonRetryable('a reason is required to delete rows', 'ReasonRequired');
+      if (!selection.reason.trim()) throw refuse('a reason is required to delete rows', 'ReasonRequired');
       return orm.em.fork().transactional(async (em) => {
         await lockedReconciliation(em, reconciliationId);
         return applyToSelection(
@@ -142,7 +142,7 @@ async function lockedReconciliation(em: Em, reconciliationId: string): Promise<L
     sql<LockedReconciliation>`
       select round, max_recount_rounds, manager_approval_limit from reconciliation where id = ${reconciliationId} for update`,
   );
-  if (!rec) throw ApplicationFailure.nonRetryable(`reconciliation ${reconciliationId} not found`, 'NotFound');
+  if (!rec) throw refuse(`reconciliation ${reconciliationId} not found`, 'NotFound');
   return rec;
 }
 
@@ -179,7 +179,7 @@ async function refuseIneligible(
   rule: string,
   failureType = 'InvalidRowState',
 ): Promise<void> {
-  if (isEmptySelection(selection)) throw ApplicationFailure.nonRetryable('select rows by rowIds or a filter', 'NoRowsSelected');
+  if (isEmptySelection(selection)) throw refuse('select rows by rowIds or a filter', 'NoRowsSelected');
   const ids = selection.rowIds && selection.rowIds.length > 0 ? selection.rowIds : null;
   const r = await one(
     em,
@@ -193,11 +193,11 @@ async function refuseIneligible(
       where ${rowPredicate(reconciliationId, selection)}`,
   );
   if (r!.missing && r!.missing.length > 0) {
-    throw ApplicationFailure.nonRetryable(`rows not in this reconciliation: ${r!.missing.slice(0, 20).join(', ')}`, 'NoRowsSelected');
+    throw refuse(`rows not in this reconciliation: ${r!.missing.slice(0, 20).join(', ')}`, 'NoRowsSelected');
   }
-  if (r!.total === 0) throw ApplicationFailure.nonRetryable('no row matches the selection', 'NoRowsSelected');
+  if (r!.total === 0) throw refuse('no row matches the selection', 'NoRowsSelected');
   if (r!.bad > 0) {
-    throw ApplicationFailure.nonRetryable(
+    throw refuse(
       `${rule}; ${r!.bad} refused, e.g. rows ${r!.bad_ids!.join(', ')}`,
       failureType,
     );

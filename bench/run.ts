@@ -51,33 +51,33 @@ try {
   await step('generate snapshot', () => acts.generateSnapshot(record.id), (r) => `${r.rows} rows`);
   const orders = await step('create initial count orders', () => acts.createInitialCountOrders(record.id), (r) => `${r.orders} orders, ${r.tasks} tasks`);
 
-  // Devices report every position, a tenth of them one short, in batches of 5,000 entries.
-  const expected = await rows(
-    orm.em.fork(),
-    sql<{ order_id: number; location: string; item: string; lot: string; serial: string; hu: string; owner: string; qty: string }>`
-      select t.count_order_id::int as order_id, l.code as location, i.code as item, r.lot, r.serial, r.handling_unit as hu, r.owner,
-             r.snapshot_quantity as qty
-      from count_task t join count_order o on o.id = t.count_order_id
-      join reconciliation_row r on r.reconciliation_id = o.reconciliation_id and r.location_id = t.location_id
-      join location l on l.id = r.location_id join item i on i.id = r.item_id
-      where o.reconciliation_id = ${record.id} order by t.count_order_id, r.id`,
-  );
+  // Devices report every position, a tenth of them one short, in batches of 5,000 entries,
+  // read per order so the bench itself holds no more than one order in memory.
   let submissions = 0;
+  let entries = 0;
   await step('device submissions (5,000 per batch)', async () => {
-    const byOrder = new Map<number, CountEntryInput[]>();
-    expected.forEach((e, i) => {
-      const quantity = Math.max(0, Number(e.qty) - (i % 10 === 0 ? 1 : 0));
-      const list = byOrder.get(e.order_id) ?? byOrder.set(e.order_id, []).get(e.order_id)!;
-      list.push({ location: e.location, item: e.item, lot: e.lot, serial: e.serial, handlingUnit: e.hu, owner: e.owner, quantity });
-    });
-    for (const [orderId, entries] of byOrder) {
-      for (let i = 0; i < entries.length; i += 5000) {
-        await submitCounts(orm.em.fork(), orderId, { submissionId: `b-${i}`, device: 'bench', countedBy: 'bench', entries: entries.slice(i, i + 5000) });
+    for (const orderId of orders.countOrderIds) {
+      const expected = await rows(
+        orm.em.fork(),
+        sql<{ id: number; location: string; item: string; lot: string; serial: string; hu: string; owner: string; qty: string }>`
+          select r.id::int, l.code as location, i.code as item, r.lot, r.serial, r.handling_unit as hu, r.owner, r.snapshot_quantity as qty
+          from count_task t join count_order o on o.id = t.count_order_id
+          join reconciliation_row r on r.reconciliation_id = o.reconciliation_id and r.location_id = t.location_id
+          join location l on l.id = r.location_id join item i on i.id = r.item_id
+          where t.count_order_id = ${orderId} order by r.id`,
+      );
+      const counted: CountEntryInput[] = expected.map((e) => ({
+        location: e.location, item: e.item, lot: e.lot, serial: e.serial, handlingUnit: e.hu, owner: e.owner,
+        quantity: Math.max(0, Number(e.qty) - (e.id % 10 === 0 ? 1 : 0)),
+      }));
+      for (let i = 0; i < counted.length; i += 5000) {
+        await submitCounts(orm.em.fork(), orderId, { submissionId: `b-${i}`, device: 'bench', countedBy: 'bench', entries: counted.slice(i, i + 5000) });
         submissions++;
       }
+      entries += counted.length;
       await completeCountOrder(orm.em.fork(), orderId, 'bench', 'bench');
     }
-  }, () => `${expected.length} entries in ${submissions} submissions, ${orders.orders} orders completed`);
+  }, () => `${entries} entries in ${submissions} submissions, ${orders.orders} orders completed`);
   await step('populate counted quantities', () => acts.populateCountedQuantities(record.id, 0), (r) => `${r.rowsCounted} rows, ${r.toApprove} to approve`);
   await step('mark for recount (filter)', () => acts.markForRecount(record.id, { filter: { approval: 'to_approve' }, user: 'bench', role: 'manager' }), (r) => `${r.rows} rows`);
   await step('create recount order', () => acts.createRecountOrder(record.id, 1), (r) => `${r.tasks} tasks`);
