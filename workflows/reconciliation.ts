@@ -154,7 +154,8 @@ export async function reconciliationWorkflow(input: m.ReconciliationInput & Part
       const seen = changes;
       await condition(() => changes !== seen || shouldContinueAsNew());
     }
-    if (shouldContinueAsNew() && !busy) {
+    if (shouldContinueAsNew()) {
+      // Decisions in flight finish first; the state they leave is what the next run starts from.
       await condition(allHandlersFinished);
       await continueAsNew<typeof reconciliationWorkflow>({ ...input, state: s });
     }
