@@ -133,13 +133,24 @@ async function failUnpostable(em: Em, ids: number[]): Promise<void> {
     from verdict v where r.id = v.id and v.reason is not null`);
 }
 
-async function postTransactions(em: Em, ids: number[], step: number, rec: { number: number; actor: string }): Promise<void> {
-  await affected(em, sql`
-    with done as (
+/**
+ * The exactly-once step: pending postings of one step index and kind, for the
+ * batch's rows still posting, flip to done and get their place in the order.
+ * The statement that embeds this as its `done` CTE also moves the stock, so
+ * both happen, or neither.
+ */
+function markDone(ids: number[], step: number, kind: 'transaction' | 'blocking_correction') {
+  return sql`
       update posting p set status = 'done', posted_at = clock_timestamp(), sequence = nextval('posting_sequence')
       from reconciliation_row r
       where p.row_id = r.id and r.id = any(${ids}::bigint[]) and r.state = 'posting'
-        and p.status = 'pending' and p.step_index = ${step} and p.kind = 'transaction'
+        and p.status = 'pending' and p.step_index = ${step} and p.kind = ${kind}`;
+}
+
+async function postTransactions(em: Em, ids: number[], step: number, rec: { number: number; actor: string }): Promise<void> {
+  await affected(em, sql`
+    with done as (
+      ${markDone(ids, step, 'transaction')}
       returning p.key, p.reconciliation_id, p.row_id, p.stock_position_id, p.direction, p.quantity,
                 case p.direction when 'IN' then p.quantity else -p.quantity end as signed
     ), moved as (
@@ -160,10 +171,7 @@ async function postTransactions(em: Em, ids: number[], step: number, rec: { numb
 async function postBlockingCorrections(em: Em, ids: number[], step: number, actor: string, reconciliationId: string): Promise<void> {
   await affected(em, sql`
     with done as (
-      update posting p set status = 'done', posted_at = clock_timestamp(), sequence = nextval('posting_sequence')
-      from reconciliation_row r
-      where p.row_id = r.id and r.id = any(${ids}::bigint[]) and r.state = 'posting'
-        and p.status = 'pending' and p.step_index = ${step} and p.kind = 'blocking_correction'
+      ${markDone(ids, step, 'blocking_correction')}
       returning p.key, p.stock_position_id, p.reason, p.blocked_from, p.blocked_to
     ), audited as (
       insert into audit_event (reconciliation_id, actor, action, subject, before, after)
