@@ -50,6 +50,10 @@ describe('full warehouse reconciliation', () => {
     expect(orderB!.tasks).toBe(1);
     const assign = await stack.http('POST', `/count-orders/${orderB!.id}/assignment`, { device: 'dev-2' });
     expect(assign.status).toBe(200);
+    const trail = await stack.http('GET', `/reconciliations/${rec.id}/audit`);
+    expect(trail.body.events.find((e: { action: string }) => e.action === 'count_order_assigned')).toMatchObject({
+      actor: 'manager-1', subject: `count order ${orderB!.id}`, after: { assignedTo: 'dev-2' },
+    });
     const mine = await stack.http('GET', '/devices/dev-2/count-orders');
     expect(mine.body.countOrders.map((o: { id: number }) => o.id)).toEqual([orderB!.id]);
 

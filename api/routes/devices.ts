@@ -41,8 +41,8 @@ export function deviceRoutes(app: OpenAPIHono, deps: AppDeps): void {
       responses: { 200: jsonResponse('The order'), ...problemResponses },
     }),
     async (c) => {
-      requireRole(c, MANAGERS);
-      return c.json(await assignCountOrder(deps.orm.em.fork(), c.req.valid('param').id, c.req.valid('json').device), 200);
+      const manager = requireRole(c, MANAGERS);
+      return c.json(await assignCountOrder(deps.orm.em.fork(), c.req.valid('param').id, c.req.valid('json').device, manager.name), 200);
     },
   );
 

@@ -45,8 +45,16 @@ export async function ordersAssignedTo(em: Em, device: string): Promise<CountOrd
     where o.assigned_to = ${device} and o.status = 'open' order by o.created_at, o.id`);
 }
 
-export async function assignCountOrder(em: Em, id: number, device: string): Promise<CountOrderView> {
-  const n = await affected(em, sql`update count_order set assigned_to = ${device} where id = ${id} and status = 'open'`);
+export async function assignCountOrder(em: Em, id: number, device: string, user: string): Promise<CountOrderView> {
+  const n = await affected(em, sql`
+    with before as (select id, assigned_to from count_order where id = ${id} and status = 'open' for update),
+    assigned as (
+      update count_order o set assigned_to = ${device} from before b where o.id = b.id
+      returning o.id, o.reconciliation_id)
+    insert into audit_event (reconciliation_id, actor, action, subject, before, after)
+    select a.reconciliation_id, ${user}, 'count_order_assigned', 'count order ' || a.id,
+           jsonb_build_object('assignedTo', b.assigned_to), jsonb_build_object('assignedTo', ${device}::text)
+    from assigned a join before b on b.id = a.id`);
   if (n === 0) {
     const order = await getCountOrder(em, id);
     throw conflict('count-order-closed', `count order ${id} is ${order.status} and can no longer be assigned`);
