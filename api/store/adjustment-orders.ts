@@ -1,6 +1,7 @@
 import { affected, one, rows, sql, type Em } from '../../db/sql';
 import { conflict, notFound, unprocessable } from '../problem';
-import { asDecimalText, asNumber, toCsv, type NumberFormat } from './report';
+import { asDecimalText, asNumber, type NumberFormat } from './number-format';
+import { toCsv } from './report';
 
 /** The fields of one adjustment order line (LN whinh5121m000), in the order the CSV lists them. */
 const LINE_FIELDS = [

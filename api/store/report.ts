@@ -1,11 +1,7 @@
-import type { RawBuilder } from 'kysely';
+import { ROW_JOINS } from '../../db/row-filter';
 import { one, rows, sql, type Em } from '../../db/sql';
-
-/** How a numeric column leaves the database: a JSON number, or exact decimal text for CSV. */
-export type NumberFormat = (column: RawBuilder<unknown>) => RawBuilder<unknown>;
-export const asNumber: NumberFormat = (c) => sql`${c}::float8`;
-// trim_scale drops numeric's padding zeros ('-2.0000' -> '-2') without passing through binary floating point.
-export const asDecimalText: NumberFormat = (c) => sql`trim_scale(${c})::text`;
+import { asDecimalText } from './number-format';
+import { rowColumns } from './rows';
 
 /** RFC 4180: CRLF line ends; a field with a quote, comma or line break is quoted, quotes doubled. */
 export function toCsv(header: readonly string[], records: ReadonlyArray<Record<string, unknown>>): string {
@@ -67,20 +63,10 @@ const ROW_CSV_HEADER = [
 
 /** Every row of the reconciliation, in warehouse walking order, for a spreadsheet. */
 export async function rowsCsv(em: Em, reconciliationId: string): Promise<string> {
-  const n = asDecimalText;
   const list = await rows(
     em,
     sql<Record<string, unknown>>`
-      select r.id, z.code as zone, l.code as location, i.code as item, r.lot, r.serial, r.handling_unit as "handlingUnit",
-             r.owner, r.state, r.approval,
-             ${n(sql`r.snapshot_quantity`)} as "snapshotQuantity", ${n(sql`r.expected_quantity`)} as "expectedQuantity",
-             ${n(sql`r.counted_quantity`)} as "countedQuantity", ${n(sql`r.variance_quantity`)} as "varianceQuantity",
-             ${n(sql`r.variance_inventory_quantity`)} as "varianceInventoryQuantity", ${n(sql`r.variance_value`)} as "varianceValue",
-             r.counted_round as "countedRound", r.counted_by as "countedBy", r.approved_by as "approvedBy"
-      from reconciliation_row r
-      join item i on i.id = r.item_id
-      join zone z on z.id = r.zone_id
-      join location l on l.id = r.location_id
+      select ${rowColumns(asDecimalText)} from ${ROW_JOINS}
       where r.reconciliation_id = ${reconciliationId}
       order by z.code, l.code, i.code, r.lot, r.serial, r.handling_unit, r.owner, r.id`,
   );

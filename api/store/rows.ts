@@ -2,14 +2,20 @@ import { ROW_JOINS, rowPredicate } from '../../db/row-filter';
 import { one, rows, sql, type Em } from '../../db/sql';
 import type { RowSelection } from '../../workflows/messages';
 import { notFound } from '../problem';
+import { asNumber, type NumberFormat } from './number-format';
 
-const ROW_COLUMNS = sql`r.id::int, r.origin, z.code as zone, l.code as location, i.code as item, r.lot, r.serial,
+/** One row's columns (over ROW_JOINS), shared by the review listing, the row detail and the rows CSV. */
+export function rowColumns(n: NumberFormat) {
+  return sql`r.id::int, r.origin, z.code as zone, l.code as location, i.code as item, r.lot, r.serial,
   r.handling_unit as "handlingUnit", r.owner, r.state, r.approval,
-  r.snapshot_quantity::float8 as "snapshotQuantity", r.expected_quantity::float8 as "expectedQuantity",
-  r.counted_quantity::float8 as "countedQuantity", r.counted_round as "countedRound", r.counted_by as "countedBy",
-  r.variance_quantity::float8 as "varianceQuantity", r.variance_inventory_quantity::float8 as "varianceInventoryQuantity",
-  r.variance_value::float8 as "varianceValue", r.moved_after_snapshot as "movedAfterSnapshot",
+  ${n(sql`r.snapshot_quantity`)} as "snapshotQuantity", ${n(sql`r.expected_quantity`)} as "expectedQuantity",
+  ${n(sql`r.counted_quantity`)} as "countedQuantity", r.counted_round as "countedRound", r.counted_by as "countedBy",
+  ${n(sql`r.variance_quantity`)} as "varianceQuantity", ${n(sql`r.variance_inventory_quantity`)} as "varianceInventoryQuantity",
+  ${n(sql`r.variance_value`)} as "varianceValue", r.moved_after_snapshot as "movedAfterSnapshot",
   r.approved_by as "approvedBy", r.deleted_reason as "deletedReason", r.failure_reason as "failureReason"`;
+}
+
+const ROW_COLUMNS = rowColumns(asNumber);
 
 /** The review listing: keyset-paginated by row id, filtered with the same predicate decisions use. */
 export async function listRows(em: Em, reconciliationId: string, selection: RowSelection, page: { after: number; limit: number }) {
