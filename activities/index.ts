@@ -1,23 +1,18 @@
 import type { Orm } from '../db/orm';
-import { adjustmentOrderActivities } from './adjustment-order';
-import { countOrderActivities } from './count-orders';
-import { populateActivities } from './populate';
-import { releasePlanActivities } from './release-plan';
-import { releasePostActivities } from './release-post';
+import { countingActivities } from './counting';
+import { releaseActivities } from './release';
 import { reviewActivities } from './review';
-import { snapshotActivities } from './snapshot';
+import { statusActivities } from './status';
 
-/** Every activity the worker registers, bound to one ORM (and so one connection pool). */
+/** Every activity the worker registers, bound to one ORM (and so one connection pool). Each takes one input object. */
 export function createActivities(orm: Orm) {
   return {
-    ...snapshotActivities(orm),
-    ...countOrderActivities(orm),
-    ...populateActivities(orm),
+    ...countingActivities(orm),
     ...reviewActivities(orm),
-    ...releasePlanActivities(orm),
-    ...releasePostActivities(orm),
-    ...adjustmentOrderActivities(orm),
+    ...releaseActivities(orm),
+    ...statusActivities(orm),
   };
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+export type { Decided, DecisionInput, WithTransition } from './inputs';

@@ -3,7 +3,9 @@ import { HTTPException } from 'hono/http-exception';
 import type { Client } from '@temporalio/client';
 import type { Orm } from '../db/orm';
 import { authenticate } from './auth';
-import { Problem, problemResponse } from './problem';
+import { isUnavailable } from '../db/unavailable';
+import { Refusal } from '../store/refusal';
+import { Problem, problemResponse, refusalProblem } from './problem';
 import { healthRoutes } from './routes/health';
 import { reconciliationRoutes } from './routes/reconciliations';
 import { decisionRoutes } from './routes/decisions';
@@ -34,11 +36,16 @@ export function createApp(deps: AppDeps): App {
   });
   app.onError((err, c) => {
     if (err instanceof Problem) return problemResponse(c, err);
+    if (err instanceof Refusal) return problemResponse(c, refusalProblem(err));
     const fromTemporal = temporalProblem(err);
     if (fromTemporal) return problemResponse(c, fromTemporal);
     if (err instanceof HTTPException && err.status < 500) {
       // Hono's own refusals, e.g. a body that is not JSON.
       return problemResponse(c, new Problem(err.status, err.status === 400 ? 'malformed-request' : 'http-error', 'The request cannot be read', err.message));
+    }
+    if (isUnavailable(err)) {
+      c.header('retry-after', '5');
+      return problemResponse(c, new Problem(503, 'unavailable', 'Temporarily unavailable', 'the database or Temporal is not reachable just now; nothing was changed, retry shortly'));
     }
     console.error(err);
     return problemResponse(c, new Problem(500, 'internal-error', 'Internal error', 'the error was logged'));

@@ -1,32 +1,25 @@
-import { createHash, randomBytes } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Orm } from '../db/orm';
-import { affected, one, sql, type Em } from '../db/sql';
+import { userByToken, type Role, type User } from '../store/users';
 import { Problem } from './problem';
 
-export type Role = 'counter' | 'manager' | 'senior_manager';
-export interface Caller {
-  name: string;
-  role: Role;
-}
+export type { Role } from '../store/users';
+export { upsertUser } from '../store/users';
+export type Caller = User;
 
 export const MANAGERS: Role[] = ['manager', 'senior_manager'];
 
 /**
- * Bearer tokens, one per user, each with a role. Only the token's SHA-256 is
- * stored. Deliberately simple (no expiry, no rotation API) until it is
- * hardened; the rest of the API only ever sees a Caller.
+ * Bearer tokens, one per user, each with a role. The rest of the API only
+ * ever sees a Caller.
  */
 export function authenticate(orm: Orm, publicPaths: string[]): MiddlewareHandler {
   return async (c, next) => {
     if (publicPaths.includes(c.req.path)) return next();
     const header = c.req.header('authorization') ?? '';
-    const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
+    const token = /^Bearer\s+([\x21-\x7e]{1,200})$/i.exec(header)?.[1];
     if (!token) throw new Problem(401, 'unauthenticated', 'Authentication required', 'send Authorization: Bearer <token>');
-    const user = await one(
-      orm.em.fork(),
-      sql<Caller>`select name, role from app_user where token_sha256 = ${sha256(token)}`,
-    );
+    const user = await userByToken(orm.em.fork(), token);
     if (!user) throw new Problem(401, 'unauthenticated', 'Authentication required', 'unknown token');
     c.set('caller' as never, user as never);
     return next();
@@ -45,18 +38,4 @@ export function requireRole(c: Context, roles: Role[]): Caller {
     throw new Problem(403, 'forbidden', 'Not allowed for this role', `${who.name} is ${who.role}; this needs ${roles.join(' or ')}`);
   }
   return who;
-}
-
-/** Creates (or re-keys) a user; returns the token, which is shown once and never stored. */
-export async function upsertUser(em: Em, name: string, role: Role, token = randomBytes(24).toString('base64url')): Promise<string> {
-  await affected(
-    em,
-    sql`insert into app_user (name, role, token_sha256) values (${name}, ${role}, ${sha256(token)})
-        on conflict (name) do update set role = excluded.role, token_sha256 = excluded.token_sha256`,
-  );
-  return token;
-}
-
-function sha256(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
 }

@@ -23,10 +23,15 @@ export function actingUser(c: Context): string {
   return caller(c).name;
 }
 
+/** Visible ASCII, 1 to 200 characters: a key travels in logs and workflow update ids. */
+const KEY = /^[\x21-\x7e]{1,200}$/;
+
 export function idempotencyKey(c: Context): string | undefined {
-  const key = c.req.header('idempotency-key')?.trim();
-  if (key !== undefined && (key.length === 0 || key.length > 200)) {
-    throw new Problem(422, 'invalid-idempotency-key', 'Invalid Idempotency-Key', 'use 1 to 200 characters');
+  const raw = c.req.header('idempotency-key');
+  if (raw === undefined) return undefined;
+  const key = raw.trim();
+  if (!KEY.test(key)) {
+    throw new Problem(422, 'invalid-idempotency-key', 'Invalid Idempotency-Key', 'use 1 to 200 visible ASCII characters');
   }
   return key;
 }

@@ -2,8 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createActivities } from '../activities';
-import { completeCountOrder, submitCounts, type CountEntryInput } from '../api/store/count-orders';
-import { createReconciliation } from '../api/store/reconciliations';
+import { completeCountOrder } from '../store/count-orders';
+import { submitCounts, type CountEntryInput } from '../store/count-entries';
+import { createReconciliation } from '../store/reconciliations';
 import { migrate, openOrm } from '../db/orm';
 import { seedDemoWarehouse } from '../db/seed';
 import { rows, sql } from '../db/sql';
@@ -48,8 +49,12 @@ try {
     'bench',
     undefined,
   );
-  await step('generate snapshot', () => acts.generateSnapshot(record.id), (r) => `${r.rows} rows`);
-  const orders = await step('create initial count orders', () => acts.createInitialCountOrders(record.id), (r) => `${r.orders} orders, ${r.tasks} tasks`);
+  // The workflow numbers its status transitions; the bench drives the same activities in the same order.
+  let seq = 0;
+  const to = (status: 'ready' | 'counting' | 'review') => ({ seq: ++seq, to: status });
+  const by = { user: 'bench', role: 'manager' as const };
+  await step('generate snapshot', () => acts.generateSnapshot({ reconciliationId: record.id, transition: to('ready') }), (r) => `${r.outcome.rows} rows`);
+  const orders = (await step('create initial count orders', () => acts.createInitialCountOrders({ reconciliationId: record.id, by, transition: to('counting') }), (r) => `${r.outcome.orders} orders, ${r.outcome.tasks} tasks`)).outcome;
 
   // Devices report every position, a tenth of them one short, in batches of 5,000 entries,
   // read per order so the bench itself holds no more than one order in memory.
@@ -78,9 +83,9 @@ try {
       await completeCountOrder(orm.em.fork(), orderId, 'bench', 'bench');
     }
   }, () => `${entries} entries in ${submissions} submissions, ${orders.orders} orders completed`);
-  await step('populate counted quantities', () => acts.populateCountedQuantities(record.id, 0), (r) => `${r.rowsCounted} rows, ${r.toApprove} to approve`);
-  await step('mark for recount (filter)', () => acts.markForRecount(record.id, { filter: { approval: 'to_approve' }, user: 'bench', role: 'manager' }), (r) => `${r.rows} rows`);
-  await step('create recount order', () => acts.createRecountOrder(record.id, 1), (r) => `${r.tasks} tasks`);
+  await step('populate counted quantities', () => acts.populateCountedQuantities({ reconciliationId: record.id, round: 0, transition: to('review') }), (r) => `${r.outcome.rowsCounted} rows, ${r.outcome.toApprove} to approve`);
+  await step('mark for recount (filter)', () => acts.markForRecount({ reconciliationId: record.id, by, selection: { filter: { approval: 'to_approve' } } }), (r) => `${r.outcome.rows} rows`);
+  await step('create recount order', () => acts.createRecountOrder({ reconciliationId: record.id, by, round: 1, transition: to('counting') }), (r) => `${r.outcome.tasks} tasks`);
 } finally {
   const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
   console.log(`peak RSS of the Node process: ${peakRssMb} MB`);

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { FailureTranslation } from '../activities/failure-translation';
 import type { Orm } from '../db/orm';
 
 const require = createRequire(import.meta.url);
@@ -15,14 +16,18 @@ export async function createWorker(opts: {
   orm: Orm;
   /** A pre-built bundle (tests build one per run); otherwise the worker bundles WORKFLOWS_PATH itself. */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Extra worker options (e.g. shutdown times) for the process that runs it. */
+  options?: Partial<WorkerOptions>;
 }): Promise<Worker> {
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
     activities: createActivities(opts.orm),
+    interceptors: { activity: [(ctx) => ({ inbound: new FailureTranslation(ctx) })] },
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     // Bulk activities hold a database connection each; keep concurrency within the pool.
     maxConcurrentActivityTaskExecutions: 8,
+    ...opts.options,
   });
 }

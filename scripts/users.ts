@@ -1,11 +1,10 @@
 import { parseArgs } from 'node:util';
-import { upsertUser, type Role } from '../api/auth';
+import { ROLES, upsertUser, type Role } from '../store/users';
 import { migrate, openOrm } from '../db/orm';
 import { loadConfig } from '../platform/config';
 import { openDatabase } from '../platform/database';
 
 /** `npm run users -- --name alice --role manager`: creates the user (or gives it a new token) and prints the token once. */
-const ROLES: Role[] = ['counter', 'manager', 'senior_manager'];
 const { values } = parseArgs({ options: { name: { type: 'string' }, role: { type: 'string' } } });
 if (!values.name || !ROLES.includes(values.role as Role)) {
   console.error(`usage: npm run users -- --name <name> --role ${ROLES.join('|')}`);

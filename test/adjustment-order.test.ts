@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adjustmentOrderActivities } from '../activities/adjustment-order';
+import { createAdjustmentOrder } from '../store/adjustment-orders';
 import { affected, one, rows, sql } from '../db/sql';
 import { position, smallWarehouse } from './support/fixtures';
 import { flow } from './support/flow';
@@ -105,10 +105,10 @@ describe('adjustment order and reports', () => {
   });
 
   it('creates one line per processed row with a variance, numbered in walking order, once', async () => {
-    const { createAdjustmentOrder } = adjustmentOrderActivities(stack.db.orm);
-    const created = await createAdjustmentOrder(rec.id);
+    const create = () => stack.db.orm.em.fork().transactional((em) => createAdjustmentOrder(em, rec.id));
+    const created = await create();
     expect(created.lines).toBe(4);
-    expect(await createAdjustmentOrder(rec.id)).toEqual(created);
+    expect(await create()).toEqual(created);
 
     const res = await stack.http('GET', `/reconciliations/${rec.id}/adjustment-order`);
     expect(res.status).toBe(200);
@@ -153,7 +153,7 @@ describe('adjustment order and reports', () => {
     const order = await stack.http('GET', `/reconciliations/${rec.id}/adjustment-order`);
     expect(order.body.lines.map((l: { line: number }) => l.line)).toEqual([1, 3, 4]);
     // Re-running the activity neither restores the line nor adds one.
-    expect((await adjustmentOrderActivities(stack.db.orm).createAdjustmentOrder(rec.id)).lines).toBe(4);
+    expect((await stack.db.orm.em.fork().transactional((em) => createAdjustmentOrder(em, rec.id))).lines).toBe(4);
     expect((await stack.http('GET', `/reconciliations/${rec.id}/adjustment-order`)).body.lines).toHaveLength(3);
 
     const audit = await stack.http('GET', `/reconciliations/${rec.id}/audit`);

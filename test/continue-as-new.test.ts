@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createReconciliation } from '../api/store/reconciliations';
+import { createReconciliation } from '../store/reconciliations';
 import * as m from '../workflows/messages';
 import { smallWarehouse } from './support/fixtures';
 import { useStack } from './support/stack';
@@ -7,7 +7,7 @@ import { eventually } from './support/wait';
 
 /**
  * A long reconciliation continues as new instead of growing one history:
- * with the limit lowered to a few dozen events, the run rolls over mid-review
+ * with the limit lowered to a few events, the run rolls over mid-review
  * and mid-count, and the next run carries on with the same state.
  */
 describe('continue-as-new', () => {
@@ -27,7 +27,7 @@ describe('continue-as-new', () => {
     const first = await stack.client.workflow.start(m.RECONCILIATION_WORKFLOW, {
       workflowId: record.workflowId,
       taskQueue: stack.taskQueue,
-      args: [{ reconciliationId: record.id, countDeadlineMinutes: null, historyLimit: 25 } satisfies m.ReconciliationInput],
+      args: [{ reconciliationId: record.id, countDeadlineMinutes: null, historyLimit: 16 } satisfies m.ReconciliationInput],
     });
     await f.waitFor(record.id, 'ready');
     await f.decide(record.id, 'initial-count');
@@ -38,7 +38,7 @@ describe('continue-as-new', () => {
     await eventually(async () => ((await runId()) !== first.firstExecutionRunId ? true : undefined), 'a continued run');
     const carried = await f.progress(record.id);
     expect(carried).toMatchObject({ status: 'counting', round: 0, ordersOpen: 2 });
-    expect(carried!.historyLength).toBeLessThan(25);
+    expect(carried!.historyLength).toBeLessThan(16);
 
     // The new run still deduplicates completions and closes the round.
     await f.submit(orders[0]!.id, 'a', [{ location: 'A-01', item: 'P1', quantity: 9 }]);

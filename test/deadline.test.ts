@@ -3,8 +3,10 @@ import { Runtime, DefaultLogger, Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { createActivities } from '../activities';
-import { completeCountOrder, submitCounts } from '../api/store/count-orders';
-import { createReconciliation } from '../api/store/reconciliations';
+import { FailureTranslation } from '../activities/failure-translation';
+import { completeCountOrder } from '../store/count-orders';
+import { submitCounts } from '../store/count-entries';
+import { createReconciliation } from '../store/reconciliations';
 import { one, sql } from '../db/sql';
 import * as m from '../workflows/messages';
 import { freshDatabase, type TestDatabase } from './support/db';
@@ -37,6 +39,7 @@ describe('count deadline (time-skipping server)', () => {
       connection: env.nativeConnection,
       taskQueue,
       activities: createActivities(db.orm),
+      interceptors: { activity: [(ctx) => ({ inbound: new FailureTranslation(ctx) })] },
       workflowBundle: { codePath: inject('workflowBundlePath') },
     });
     await worker.runUntil(async () => {

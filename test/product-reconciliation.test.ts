@@ -49,10 +49,13 @@ describe('product-based reconciliation', () => {
     // Rows never sent to count can be deleted with a reason; the deletion keeps who and why.
     const deleted = await f.decide(rec.id, 'row-deletions', { filter: { itemCodes: ['BOX', 'LOT', 'SER'] }, reason: 'not in this count' });
     expect(deleted.rows).toBe(3);
-    expect(await f.row(rec.id, 'BOX', 'A-01')).toMatchObject({ state: 'deleted', deletedReason: 'not in this count' });
+    // Deleted rows leave the review listing and are listed when asked for.
+    expect((await f.rows(rec.id)).map((r) => r.item)).toEqual(['P1', 'P1']);
+    const deletedRows = await f.rows(rec.id, '&state=deleted');
+    expect(deletedRows.find((r) => r.item === 'BOX')).toMatchObject({ state: 'deleted', deletedReason: 'not in this count' });
 
     const cancelled = await f.decide(rec.id, 'cancellation', { reason: 'test over' });
-    expect(cancelled).toEqual({ status: 'cancelled' });
+    expect(cancelled).toMatchObject({ status: 'cancelled', cancelledWhile: 'review', postingsDone: 0, adjustmentOrder: null });
     const closed = await stack.client.workflow.getHandle(rec.workflowId).result();
     expect(closed).toEqual({ status: 'cancelled' });
     await maybeSaveHistory(stack, rec.workflowId, 'product-based');

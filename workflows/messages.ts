@@ -1,27 +1,18 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { ReconciliationStatus, Step } from '../domain/reconciliation-status';
 
 /**
  * The reconciliation workflow's messages. The API imports this module (never
  * the workflow implementation), so it holds names and payload types only.
  * Payloads carry IDs and counts, never rows: rows live in PostgreSQL.
  */
+export type { ReconciliationStatus } from '../domain/reconciliation-status';
 
 export const RECONCILIATION_WORKFLOW = 'reconciliationWorkflow';
 
 export function reconciliationWorkflowId(reconciliationId: string): string {
   return `reconciliation-${reconciliationId}`;
 }
-
-export type ReconciliationStatus =
-  | 'snapshotting'
-  | 'ready'
-  | 'counting'
-  | 'populating'
-  | 'review'
-  | 'releasing'
-  | 'awaiting_failed_rows'
-  | 'released'
-  | 'cancelled';
 
 export interface ReconciliationInput {
   reconciliationId: string;
@@ -42,10 +33,18 @@ export interface RowCounts {
   processed: number;
   failed: number;
   skipped: number;
+  /** Rows of a release cancelled before they were posted. */
+  withdrawn: number;
   toApprove: number;
   approved: number;
   notRequired: number;
   movedAfterSnapshot: number;
+}
+
+/** A bulk step that failed for good: the reconciliation waits in `step_failed` for the manager to retry or cancel. */
+export interface StepFailureView {
+  step: Step;
+  reason: string;
 }
 
 export interface Progress {
@@ -57,6 +56,9 @@ export interface Progress {
   ordersComplete: number;
   rows: RowCounts;
   escalations: number;
+  failure: StepFailureView | null;
+  /** Decisions accepted and waiting for the one before them to finish. */
+  decisionsQueued: number;
   historyLength: number;
 }
 
@@ -65,10 +67,19 @@ export const orderCompletedSignal = defineSignal<[{ countOrderId: number; round:
 
 export const progressQuery = defineQuery<Progress>('progress');
 
+/** An Idempotency-Key the caller sent, with the operation and the hash of the body it was sent with. */
+export interface RequestKey {
+  key: string;
+  operation: string;
+  requestHash: string;
+}
+
 export interface DecisionBy {
   /** Who decided, for approval authority, segregation of duties and the audit trail. */
   user: string;
   role: 'manager' | 'senior_manager';
+  /** Present when the caller sent an Idempotency-Key: the decision is then applied at most once for it. */
+  request?: RequestKey;
 }
 
 export interface StartInitialCountResult {
@@ -109,7 +120,18 @@ export const approveRowsUpdate = defineUpdate<RowsChanged, [RowSelection & Decis
 
 export const deleteRowsUpdate = defineUpdate<RowsChanged, [RowSelection & DecisionBy & { reason: string }]>('deleteRows');
 
-export const cancelUpdate = defineUpdate<{ status: 'cancelled' }, [DecisionBy & { reason: string }]>('cancel');
+export interface CancelResult {
+  status: 'cancelled';
+  cancelledWhile: ReconciliationStatus;
+  countOrdersCancelled: number;
+  /** Postings a release had already made: they stay, and the adjustment order reports them. */
+  postingsDone: number;
+  postingsWithdrawn: number;
+  rowsWithdrawn: number;
+  adjustmentOrder: { orderNumber: number; lines: number } | null;
+}
+/** Cancel: allowed in every status that is not final; a running step is stopped first (between batches for a release). */
+export const cancelUpdate = defineUpdate<CancelResult, [DecisionBy & { reason: string }]>('cancel');
 
 export interface ReleaseResult {
   rowsToPost: number;
@@ -121,3 +143,6 @@ export const releaseUpdate = defineUpdate<ReleaseResult, [DecisionBy]>('release'
 
 export const retryFailedRowsUpdate = defineUpdate<RowsChanged, [RowSelection & DecisionBy]>('retryFailedRows');
 export const skipFailedRowsUpdate = defineUpdate<RowsChanged, [RowSelection & DecisionBy & { reason: string }]>('skipFailedRows');
+
+/** After a step failed for good (status step_failed): run it again, e.g. once the data in its way was corrected. */
+export const retryStepUpdate = defineUpdate<{ status: ReconciliationStatus }, [DecisionBy]>('retryStep');

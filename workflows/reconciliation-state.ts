@@ -1,4 +1,5 @@
-import type { Progress, ReconciliationStatus, RowCounts } from './messages';
+import type { ReconciliationStatus, Step } from '../domain/reconciliation-status';
+import type { Progress, RowCounts } from './messages';
 
 /**
  * Everything the reconciliation workflow remembers: ids and counters, never
@@ -6,12 +7,19 @@ import type { Progress, ReconciliationStatus, RowCounts } from './messages';
  */
 export interface ReconciliationState {
   status: ReconciliationStatus;
+  /**
+   * Number of the last status transition decided. Every transition takes the
+   * next number when it is decided, applied or not, so a step that committed
+   * late (its worker thought dead) can never overwrite a later decision.
+   */
+  statusSeq: number;
   round: number;
   roundStartedAt: number;
   ordersOpen: number[];
   ordersComplete: number[];
   escalatedRounds: number[];
   rows: RowCounts;
+  failure: { step: Step; resume: ReconciliationStatus; reason: string } | null;
 }
 
 export const NO_ROWS: RowCounts = {
@@ -25,6 +33,7 @@ export const NO_ROWS: RowCounts = {
   processed: 0,
   failed: 0,
   skipped: 0,
+  withdrawn: 0,
   toApprove: 0,
   approved: 0,
   notRequired: 0,
@@ -34,12 +43,14 @@ export const NO_ROWS: RowCounts = {
 export function initialState(): ReconciliationState {
   return {
     status: 'snapshotting',
+    statusSeq: 0,
     round: -1,
     roundStartedAt: 0,
     ordersOpen: [],
     ordersComplete: [],
     escalatedRounds: [],
     rows: NO_ROWS,
+    failure: null,
   };
 }
 
@@ -53,7 +64,14 @@ export function completeOrder(state: ReconciliationState, countOrderId: number, 
   return true;
 }
 
-export function progressOf(reconciliationId: string, state: ReconciliationState, historyLength: number): Progress {
+export function startRound(state: ReconciliationState, round: number, orderIds: number[], now: number): void {
+  state.round = round;
+  state.roundStartedAt = now;
+  state.ordersOpen = [...orderIds];
+  state.ordersComplete = [];
+}
+
+export function progressOf(reconciliationId: string, state: ReconciliationState, historyLength: number, decisionsQueued: number): Progress {
   return {
     reconciliationId,
     status: state.status,
@@ -62,6 +80,8 @@ export function progressOf(reconciliationId: string, state: ReconciliationState,
     ordersComplete: state.ordersComplete.length,
     rows: state.rows,
     escalations: state.escalatedRounds.length,
+    failure: state.failure ? { step: state.failure.step, reason: state.failure.reason } : null,
+    decisionsQueued,
     historyLength,
   };
 }

@@ -1,162 +1,125 @@
-import {
-  ActivityFailure,
-  allHandlersFinished,
-  ApplicationFailure,
-  condition,
-  continueAsNew,
-  proxyActivities,
-  setHandler,
-  workflowInfo,
-} from '@temporalio/workflow';
-import type { UpdateDefinition } from '@temporalio/common';
-import type { Activities } from '../activities';
+import { allHandlersFinished, condition, continueAsNew, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
+import { Mutex } from 'async-mutex';
+import { isTerminal, type ReconciliationStatus, type Step, type Transition } from '../domain/reconciliation-status';
 import * as m from './messages';
+import { bookkeeping, steps } from './activity-options';
+import { registerDecisions } from './decisions';
+import { reasonOf } from './failures';
 import { completeOrder, initialState, progressOf, type ReconciliationState } from './reconciliation-state';
-
-/** Bulk steps (snapshot, populate, order generation): retried until they succeed; they are idempotent. */
-const bulk = proxyActivities<Activities>({
-  startToCloseTimeout: '30 minutes',
-  retry: { initialInterval: '1s', maximumInterval: '1 minute' },
-});
-
-/** A manager is waiting on the HTTP call: few retries, then the update fails and the caller is told. */
-const decision = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '500ms', maximumInterval: '5s', maximumAttempts: 4 },
-});
-
-/** Posting heartbeats after every batch: a worker that dies mid-release is noticed within the heartbeat timeout. */
-const posting = proxyActivities<Activities>({
-  startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '15 seconds',
-  retry: { initialInterval: '1s', maximumInterval: '30s' },
-});
+import { RunningStep } from './running-step';
 
 /** Past this many events the workflow continues as new, so a long review never grows an unbounded history. */
 const DEFAULT_HISTORY_LIMIT = 5_000;
+/** While counting, the orders are re-read this often: a completion whose signal was lost is picked up from the database. */
+const ROUND_SWEEP_MS = 60 * 60_000;
 
 type Carried = { state: ReconciliationState };
 
-export async function reconciliationWorkflow(input: m.ReconciliationInput & Partial<Carried>): Promise<{ status: m.ReconciliationStatus }> {
+/**
+ * One reconciliation, from snapshot to release or cancel. The workflow is
+ * the only owner of the status: it decides every transition and the
+ * activity that does the step's work persists it in the same transaction.
+ * Steps and decisions take one lock, so they apply one after another; a
+ * cancel stops a running step first. A step that fails for good leaves the
+ * reconciliation in `step_failed`, where the manager retries or cancels.
+ */
+export async function reconciliationWorkflow(input: m.ReconciliationInput & Partial<Carried>): Promise<{ status: ReconciliationStatus }> {
   const id = input.reconciliationId;
   const s = input.state ?? initialState();
   const limit = input.historyLimit ?? DEFAULT_HISTORY_LIMIT;
-  const shouldContinueAsNew = () => continueAsNewDue(limit);
-  let busy = false;
-  let changes = 0;
-  const changed = () => changes++;
+  const lock = new Mutex();
+  const step = new RunningStep();
+  const queued = { n: 0 };
+  const continueAsNewDue = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > limit;
 
-  setHandler(m.progressQuery, () => progressOf(id, s, workflowInfo().historyLength));
+  const next = (to: ReconciliationStatus): Transition => ({ seq: ++s.statusSeq, to });
+  const enter = (t: Transition, rows: m.RowCounts) => {
+    s.status = t.to;
+    s.rows = rows;
+  };
+
+  setHandler(m.progressQuery, () => progressOf(id, s, workflowInfo().historyLength, queued.n));
   setHandler(m.orderCompletedSignal, ({ countOrderId, round }) => {
-    if (completeOrder(s, countOrderId, round)) changed();
+    completeOrder(s, countOrderId, round);
   });
+  registerDecisions({ id, s, lock, step, next, enter, queued });
 
-  /** One manager decision: the validator answers synchronously from workflow state, the handler does the I/O. */
-  function decide<Args extends unknown[], R>(
-    update: UpdateDefinition<R, Args>,
-    allowed: m.ReconciliationStatus[],
-    handler: (...args: NoInfer<Args>) => Promise<NoInfer<R>>,
-    extraCheck?: (...args: NoInfer<Args>) => string | undefined,
-  ): void {
-    setHandler(update, async (...args: Args) => {
-      busy = true;
-      try {
-        const result = await surfaceActivityFailure(() => handler(...args));
-        s.rows = await bulk.rowCounts(id);
-        return result;
-      } finally {
-        busy = false;
-        changed();
-      }
-    }, {
-      validator: (...args: Args) => {
-        if (busy) throw new Error('another decision on this reconciliation is in progress; retry');
-        if (!allowed.includes(s.status)) {
-          throw new Error(`not allowed while the reconciliation is ${s.status} (allowed: ${allowed.join(', ')})`);
-        }
-        const problem = extraCheck?.(...args);
-        if (problem) throw new Error(problem);
-      },
+  /** Runs a bulk step; a cancel stops it, a failure that outlived its retries parks the reconciliation in step_failed. */
+  async function runStep(name: Step, work: () => Promise<void>): Promise<void> {
+    const resume = s.status;
+    try {
+      await step.run(work);
+    } catch (e) {
+      if (step.cancelling || isCancellation(e)) return;
+      const reason = reasonOf(e).message;
+      const t = next('step_failed');
+      const rows = await bookkeeping.recordTransition({
+        reconciliationId: id,
+        transition: t,
+        failure: { step: name, resume, reason, at: new Date().toISOString() },
+      });
+      s.failure = { step: name, resume, reason };
+      enter(t, rows);
+    }
+  }
+
+  async function snapshot(): Promise<void> {
+    await runStep('snapshot', async () => {
+      const t = next('ready');
+      const r = await steps.generateSnapshot({ reconciliationId: id, transition: t });
+      enter(t, r.rows);
     });
   }
 
-  decide(m.startInitialCountUpdate, ['ready'], async (by) => {
-    if (s.round !== -1) throw ApplicationFailure.nonRetryable('the initial count has already been started', 'InvalidState');
-    const created = await bulk.createInitialCountOrders(id, by);
-    startRound(created.round, created.countOrderIds);
-    return { round: created.round, orders: created.orders, tasks: created.tasks };
-  }, () => (s.round !== -1 ? 'the initial count has already been started' : undefined));
-
-  decide(m.markForRecountUpdate, ['ready', 'review'], (sel) => decision.markForRecount(id, sel));
-
-  decide(m.generateRecountOrderUpdate, ['ready', 'review'], async (by) => {
-    const created = await bulk.createRecountOrder(id, Math.max(s.round, 0) + 1, by);
-    startRound(created.round, created.countOrderIds);
-    return { round: created.round, countOrderId: created.countOrderIds[0]!, tasks: created.tasks };
-  }, () => (s.rows.markedForRecount === 0 ? 'no rows are marked for recount' : undefined));
-
-  decide(m.approveRowsUpdate, ['review'], (sel) => decision.approveRows(id, sel));
-
-  decide(m.deleteRowsUpdate, ['ready', 'review'], (sel) => decision.deleteRows(id, sel),
-    (sel) => (sel.reason?.trim() ? undefined : 'a reason is required to delete rows'));
-
-  decide(m.cancelUpdate, ['ready', 'counting', 'review'], async (by) => {
-    await decision.cancelReconciliation(id, by);
-    s.status = 'cancelled';
-    return { status: 'cancelled' as const };
-  }, (args) => (args.reason?.trim() ? undefined : 'a reason is required to cancel'));
-
-  decide(m.releaseUpdate, ['review'], async (by) => {
-    const result = await decision.prepareRelease(id, by);
-    s.status = 'releasing';
-    return result;
-  });
-
-  decide(m.retryFailedRowsUpdate, ['awaiting_failed_rows'], async (sel) => {
-    const result = await decision.retryFailedRows(id, sel);
-    s.status = 'releasing';
-    return result;
-  });
-
-  decide(m.skipFailedRowsUpdate, ['awaiting_failed_rows'], async (sel) => {
-    const result = await decision.skipFailedRows(id, sel);
-    if (s.rows.failed - result.rows <= 0) s.status = 'releasing';
-    return result;
-  }, (sel) => (sel.reason?.trim() ? undefined : 'a reason is required to skip rows'));
-
-  function startRound(round: number, orderIds: number[]): void {
-    s.status = 'counting';
-    s.round = round;
-    s.roundStartedAt = Date.now();
-    s.ordersOpen = [...orderIds];
-    s.ordersComplete = [];
-  }
-
-  if (s.status === 'snapshotting') {
-    await bulk.generateSnapshot(id);
-    s.rows = await bulk.rowCounts(id);
-    s.status = 'ready';
-  }
-
-  while (s.status !== 'cancelled' && s.status !== 'released') {
-    if (s.status === 'releasing') {
-      await release(id, s);
-    } else if (s.status === 'counting') {
-      const outcome = await awaitRound(id, s, input.countDeadlineMinutes, shouldContinueAsNew);
-      if (outcome === 'complete' && s.status === 'counting') {
-        s.status = 'populating';
-        await bulk.populateCountedQuantities(id, s.round);
-        // Counts first, status second: a progress query never sees 'review' with the previous round's counts.
-        s.rows = await bulk.rowCounts(id);
-        s.status = 'review';
+  async function populate(): Promise<void> {
+    await runStep('populate', async () => {
+      if (s.status === 'counting') {
+        const t = next('populating');
+        enter(t, await bookkeeping.recordTransition({ reconciliationId: id, transition: t }));
       }
+      const t = next('review');
+      const r = await steps.populateCountedQuantities({ reconciliationId: id, round: s.round, transition: t });
+      enter(t, r.rows);
+    });
+  }
+
+  /** Posts every pending row; rows that fail wait for the manager while the rest are posted. */
+  async function release(): Promise<void> {
+    await runStep('release', async () => {
+      const posted = await steps.postPendingRows({ reconciliationId: id });
+      if (posted.failed > 0) {
+        const t = next('awaiting_failed_rows');
+        enter(t, await bookkeeping.recordTransition({ reconciliationId: id, transition: t }));
+        return;
+      }
+      const t = next('released');
+      const r = await steps.finishRelease({ reconciliationId: id, transition: t });
+      enter(t, r.rows);
+    });
+  }
+
+  while (!isTerminal(s.status)) {
+    if (s.status === 'counting') {
+      await awaitRound(id, s, input.countDeadlineMinutes, continueAsNewDue);
+      // Re-checked under the lock: a cancel or continue-as-new may have come first.
+      await lock.runExclusive(async () => {
+        if (s.status === 'counting' && s.ordersOpen.length === 0) await populate();
+      });
+    } else if (s.status === 'snapshotting' || s.status === 'populating' || s.status === 'releasing') {
+      const at = s.status;
+      await lock.runExclusive(async () => {
+        if (s.status !== at) return;
+        if (at === 'snapshotting') await snapshot();
+        else if (at === 'populating') await populate();
+        else await release();
+      });
     } else {
-      const seen = changes;
-      await condition(() => changes !== seen || shouldContinueAsNew());
+      const at = s.status;
+      await condition(() => s.status !== at || continueAsNewDue());
     }
-    if (shouldContinueAsNew()) {
-      // Decisions in flight finish first; the state they leave is what the next run starts from.
-      await condition(allHandlersFinished);
+    if (continueAsNewDue() && !isTerminal(s.status)) {
+      // Decisions accepted or queued finish first; the state they leave is what the next run starts from.
+      await condition(() => allHandlersFinished() && !lock.isLocked());
       await continueAsNew<typeof reconciliationWorkflow>({ ...input, state: s });
     }
   }
@@ -165,66 +128,31 @@ export async function reconciliationWorkflow(input: m.ReconciliationInput & Part
 }
 
 /**
- * Waits until every order of the round is complete. Past the deadline it
- * re-reads the orders (a completion whose signal was lost is complete in the
- * database) and, if some are still open, records one escalation and keeps
- * waiting: counts already made are never discarded.
+ * Waits until every order of the round is complete. The orders are re-read
+ * from the database now and then (a completion whose signal was lost is
+ * complete there) and at the deadline, when one escalation is recorded if
+ * orders are still open; counts already made are never discarded.
  */
 async function awaitRound(
   id: string,
   s: ReconciliationState,
   deadlineMinutes: number | null,
-  shouldContinueAsNew: () => boolean,
-): Promise<'complete' | 'continue-as-new'> {
-  const done = () => s.ordersOpen.length === 0 || s.status !== 'counting';
-  if (deadlineMinutes !== null && !s.escalatedRounds.includes(s.round)) {
-    const remaining = s.roundStartedAt + deadlineMinutes * 60_000 - Date.now();
-    const finished = await condition(() => done() || shouldContinueAsNew(), Math.max(remaining, 1));
-    if (!finished) {
-      const orders = await bulk.openOrders(id, s.round);
-      for (const orderId of orders.complete) completeOrder(s, orderId, s.round);
-      if (!done()) {
-        await bulk.recordEscalation(id, s.round, s.ordersOpen);
-        s.escalatedRounds.push(s.round);
-      }
+  continueAsNewDue: () => boolean,
+): Promise<void> {
+  const counting = () => s.status === 'counting' && s.ordersOpen.length > 0;
+  const deadlineAt = () => (deadlineMinutes === null ? undefined : s.roundStartedAt + deadlineMinutes * 60_000);
+  while (counting() && !continueAsNewDue()) {
+    const deadline = deadlineAt();
+    const escalated = s.escalatedRounds.includes(s.round);
+    const wake = deadline === undefined || escalated ? ROUND_SWEEP_MS : Math.min(Math.max(deadline - Date.now(), 1), ROUND_SWEEP_MS);
+    if (await condition(() => !counting() || continueAsNewDue(), wake)) return;
+    const round = s.round;
+    const orders = await bookkeeping.roundOrders({ reconciliationId: id, round });
+    for (const orderId of orders.complete) completeOrder(s, orderId, round);
+    const due = deadlineAt();
+    if (counting() && s.round === round && due !== undefined && Date.now() >= due && !s.escalatedRounds.includes(round)) {
+      s.escalatedRounds.push(round);
+      await bookkeeping.recordEscalation({ reconciliationId: id, round, openOrderIds: [...s.ordersOpen] });
     }
-  }
-  await condition(() => done() || shouldContinueAsNew());
-  return done() ? 'complete' : 'continue-as-new';
-}
-
-/**
- * Posts every pending row; rows that fail wait for the manager (retry or
- * skip) while the rest are already posted. Only a release with no failed row
- * left goes on to the ERP adjustment order.
- */
-async function release(id: string, s: ReconciliationState): Promise<void> {
-  const posted = await posting.postPendingRows(id);
-  s.rows = await bulk.rowCounts(id);
-  if (posted.failed > 0) {
-    s.status = 'awaiting_failed_rows';
-    return;
-  }
-  await bulk.createAdjustmentOrder(id);
-  await bulk.closeRelease(id);
-  s.rows = await bulk.rowCounts(id);
-  s.status = 'released';
-}
-
-function continueAsNewDue(limit: number): boolean {
-  const info = workflowInfo();
-  return info.continueAsNewSuggested || info.historyLength > limit;
-}
-
-/** Activity errors reach the update's caller as the activity's own ApplicationFailure (type and message). */
-async function surfaceActivityFailure<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    if (e instanceof ActivityFailure && e.cause instanceof ApplicationFailure) {
-      throw ApplicationFailure.nonRetryable(e.cause.message, e.cause.type, ...(e.cause.details ?? []));
-    }
-    if (e instanceof ApplicationFailure) throw e;
-    throw ApplicationFailure.nonRetryable(e instanceof Error ? e.message : String(e), 'DecisionFailed');
   }
 }

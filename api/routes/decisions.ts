@@ -1,33 +1,63 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { UpdateDefinition } from '@temporalio/common';
 import type { Context } from 'hono';
+import { createHash } from 'node:crypto';
 import * as m from '../../workflows/messages';
+import { replayOf, requestHash, type IdempotentRequest } from '../../store/idempotency';
+import { requireReconciliation } from '../../store/reconciliations';
 import type { AppDeps } from '../app';
 import { MANAGERS, requireRole } from '../auth';
-import { jsonBody, jsonResponse, problemResponses } from '../http';
+import { idempotencyKey, jsonBody, jsonResponse, problemResponses } from '../http';
 import { Cancellation, IdParam, RowDeletion, RowSelection } from '../schemas';
-import { requireReconciliation } from '../store/reconciliations';
 
 /**
  * Manager decisions are Workflow Updates: the workflow's validator answers
  * at once (a refused decision is a 409 and leaves no trace in history), the
- * handler's verdict comes back in the same HTTP call. An Idempotency-Key
- * becomes the update id, so a retried request is applied once.
+ * handler's verdict comes back in the same HTTP call. Decisions sent in
+ * parallel are applied one after another.
+ *
+ * An Idempotency-Key is bound to the caller, the decision and the body: the
+ * activity that applies the decision records its result under the key in
+ * the same transaction, so a retry gets that result (also after
+ * continue-as-new or a restart) and a reuse for anything else is a 422.
  */
 export function decisionRoutes(app: OpenAPIHono, deps: AppDeps): void {
-  const decide = async <R, A extends m.DecisionBy>(c: Context, update: UpdateDefinition<R, [A]>, id: string, arg: Omit<A, 'user' | 'role'>) => {
+  const decide = async <R, A extends m.DecisionBy>(
+    c: Context,
+    update: UpdateDefinition<R, [A]>,
+    id: string,
+    arg: Omit<A, 'user' | 'role' | 'request'>,
+  ): Promise<R> => {
     const { name: user, role } = requireRole(c, MANAGERS);
-    const record = await requireReconciliation(deps.orm.em.fork(), id);
-    const updateId = c.req.header('idempotency-key')?.trim() || undefined;
+    const em = deps.orm.em.fork();
+    const record = await requireReconciliation(em, id);
+    const key = idempotencyKey(c);
+    const request: IdempotentRequest | undefined = key
+      ? { key, actor: user, operation: update.name, subject: id, requestHash: requestHash(arg) }
+      : undefined;
+    if (request) {
+      const prior = await replayOf<R>(em, request);
+      if (prior !== undefined) return prior;
+    }
     const handle = deps.temporal.workflow.getHandle(record.workflowId);
-    return handle.executeUpdate(update, { args: [{ ...arg, user, role: role as m.DecisionBy['role'] } as A], ...(updateId ? { updateId } : {}) });
+    const args = { ...arg, user, role: role as m.DecisionBy['role'], ...(request ? { request: { key: request.key, operation: request.operation, requestHash: request.requestHash } } : {}) } as A;
+    try {
+      return await handle.executeUpdate(update, { args: [args], ...(request ? { updateId: updateIdOf(request) } : {}) });
+    } catch (e) {
+      // The same request may have been applied meanwhile (e.g. by a retry that raced this one): its result is the answer.
+      if (request) {
+        const prior = await replayOf<R>(deps.orm.em.fork(), request);
+        if (prior !== undefined) return prior;
+      }
+      throw e;
+    }
   };
   const route = (path: string, summary: string) =>
     createRoute({
       method: 'post',
       path: `/reconciliations/{id}/${path}`,
       summary,
-      request: { params: IdParam },
+      request: { params: IdParam, headers: z.object({ 'idempotency-key': z.string().optional() }) },
       responses: { 200: jsonResponse('The decision was applied'), ...problemResponses },
     });
   const routeWithBody = <B extends z.ZodTypeAny>(path: string, summary: string, body: B) =>
@@ -35,7 +65,7 @@ export function decisionRoutes(app: OpenAPIHono, deps: AppDeps): void {
       method: 'post',
       path: `/reconciliations/{id}/${path}`,
       summary,
-      request: { params: IdParam, ...jsonBody(body) },
+      request: { params: IdParam, headers: z.object({ 'idempotency-key': z.string().optional() }), ...jsonBody(body) },
       responses: { 200: jsonResponse('The decision was applied'), ...problemResponses },
     });
 
@@ -63,6 +93,14 @@ export function decisionRoutes(app: OpenAPIHono, deps: AppDeps): void {
   app.openapi(routeWithBody('failed-rows/skip', 'Skip failed rows (reason required); the release then completes without them', RowDeletion), async (c) =>
     c.json(await decide(c, m.skipFailedRowsUpdate, c.req.valid('param').id, c.req.valid('json') as m.RowSelection & { reason: string }), 200));
 
-  app.openapi(routeWithBody('cancellation', 'Cancel the reconciliation (reason required)', Cancellation), async (c) =>
+  app.openapi(route('step-retry', 'Run a step that failed for good again (status step_failed), e.g. after the data in its way was corrected'), async (c) =>
+    c.json(await decide(c, m.retryStepUpdate, c.req.valid('param').id, {}), 200));
+
+  app.openapi(routeWithBody('cancellation', 'Cancel the reconciliation (reason required), in any status that is not final', Cancellation), async (c) =>
     c.json(await decide(c, m.cancelUpdate, c.req.valid('param').id, c.req.valid('json') as { reason: string }), 200));
+}
+
+/** Distinct requests that share a key get distinct update ids, so Temporal never hands one the other's result. */
+function updateIdOf(r: IdempotentRequest): string {
+  return createHash('sha256').update(JSON.stringify([r.key, r.actor, r.operation, r.subject, r.requestHash])).digest('hex');
 }

@@ -3,16 +3,9 @@ import { orderCompletedSignal, reconciliationWorkflowId } from '../../workflows/
 import type { AppDeps } from '../app';
 import { caller, MANAGERS, requireRole } from '../auth';
 import { jsonBody, jsonResponse, problemResponses } from '../http';
-import { CountSubmission, DeviceRef, OrderIdParam } from '../schemas';
-import {
-  assignCountOrder,
-  completeCountOrder,
-  countTasks,
-  getCountOrder,
-  ordersAssignedTo,
-  submitCounts,
-  type CountEntryInput,
-} from '../store/count-orders';
+import { CountSubmission, DeviceParam, DeviceRef, OrderIdParam } from '../schemas';
+import { assignCountOrder, completeCountOrder, countTasks, getCountOrder, ordersAssignedTo } from '../../store/count-orders';
+import { submitCounts, type CountEntryInput } from '../../store/count-entries';
 
 /**
  * The counting devices' side. Devices sit on flaky networks and retry, so
@@ -26,7 +19,7 @@ export function deviceRoutes(app: OpenAPIHono, deps: AppDeps): void {
       method: 'get',
       path: '/devices/{device}/count-orders',
       summary: 'Open count orders assigned to a device',
-      request: { params: z.object({ device: z.string().min(1).max(100) }) },
+      request: { params: DeviceParam },
       responses: { 200: jsonResponse('Open orders') },
     }),
     async (c) => c.json({ countOrders: await ordersAssignedTo(deps.orm.em.fork(), c.req.valid('param').device) }, 200),
@@ -64,7 +57,7 @@ export function deviceRoutes(app: OpenAPIHono, deps: AppDeps): void {
       request: {
         params: OrderIdParam,
         query: z.object({
-          after: z.coerce.number().int().min(0).default(0),
+          after: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
           limit: z.coerce.number().int().min(1).max(5_000).default(1_000),
         }),
       },

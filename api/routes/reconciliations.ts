@@ -5,15 +5,15 @@ import type { AppDeps } from '../app';
 import { MANAGERS, requireRole } from '../auth';
 import { idempotencyKey, jsonBody, jsonResponse, problemResponses } from '../http';
 import { CreateReconciliation, IdParam, RowQuery } from '../schemas';
-import { ordersOfReconciliation } from '../store/count-orders';
+import { ordersOfReconciliation } from '../../store/count-orders';
 import {
   createReconciliation,
   listReconciliations,
   requireReconciliation,
   type NewReconciliation,
   type ReconciliationRecord,
-} from '../store/reconciliations';
-import { listRows, rowDetail } from '../store/rows';
+} from '../../store/reconciliations';
+import { listRows, rowDetail } from '../../store/rows/queries';
 
 export function reconciliationRoutes(app: OpenAPIHono, deps: AppDeps): void {
   app.openapi(
@@ -48,13 +48,15 @@ export function reconciliationRoutes(app: OpenAPIHono, deps: AppDeps): void {
     createRoute({
       method: 'get',
       path: '/reconciliations/{id}',
-      summary: 'The document, with live progress from its workflow',
+      summary: 'The document, with live progress from its workflow (the status is the workflow\'s own)',
       request: { params: IdParam },
       responses: { 200: jsonResponse('The reconciliation'), ...problemResponses },
     }),
     async (c) => {
       const record = await requireReconciliation(deps.orm.em.fork(), c.req.valid('param').id);
-      return c.json({ ...record, progress: await progressOf(deps, record) }, 200);
+      const progress = await progressOf(deps, record);
+      // The workflow owns the status; the stored one is its persisted copy, shown only when the workflow cannot be asked.
+      return c.json({ ...record, status: progress?.status ?? record.status, statusFrom: progress ? 'workflow' : 'database', progress }, 200);
     },
   );
 
@@ -73,9 +75,9 @@ export function reconciliationRoutes(app: OpenAPIHono, deps: AppDeps): void {
       const q = c.req.valid('query');
       const selection = {
         filter: {
-          itemCodes: q.item ? q.item.split(',') : undefined,
-          zoneCodes: q.zone ? q.zone.split(',') : undefined,
-          locationCodes: q.location ? q.location.split(',') : undefined,
+          itemCodes: q.item ? splitCodes(q.item) : undefined,
+          zoneCodes: q.zone ? splitCodes(q.zone) : undefined,
+          locationCodes: q.location ? splitCodes(q.location) : undefined,
           approval: q.approval,
           state: q.state,
           minAbsVariance: q.minAbsVariance,
@@ -91,7 +93,7 @@ export function reconciliationRoutes(app: OpenAPIHono, deps: AppDeps): void {
       method: 'get',
       path: '/reconciliations/{id}/rows/{rowId}',
       summary: "One row with every round's count and its blockings",
-      request: { params: IdParam.extend({ rowId: z.coerce.number().int().positive() }) },
+      request: { params: IdParam.extend({ rowId: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER) }) },
       responses: { 200: jsonResponse('The row and its history'), ...problemResponses },
     }),
     async (c) => {
@@ -142,4 +144,8 @@ async function progressOf(deps: AppDeps, record: ReconciliationRecord): Promise<
   } catch {
     return null;
   }
+}
+
+function splitCodes(list: string): string[] {
+  return list.split(',').map((c) => c.trim()).filter((c) => c.length > 0);
 }

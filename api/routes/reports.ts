@@ -4,13 +4,16 @@ import type { AppDeps } from '../app';
 import { MANAGERS, requireRole } from '../auth';
 import { jsonBody, jsonResponse, problemResponses } from '../http';
 import { IdParam } from '../schemas';
-import { adjustmentOrder, adjustmentOrderCsv, deleteAdjustmentLine } from '../store/adjustment-orders';
-import { requireReconciliation } from '../store/reconciliations';
-import { auditTrail, reconciliationReport, rowsCsv } from '../store/report';
+import { adjustmentOrder, adjustmentOrderCsv, deleteAdjustmentLine } from '../../store/adjustment-orders';
+import { auditTrail } from '../../store/audit';
+import { requireReconciliation } from '../../store/reconciliations';
+import { reconciliationReport } from '../../store/reports';
+import { rowsCsv } from '../../store/rows/queries';
+import { freeText } from '../text';
 
-const LineDeletion = z.object({ reason: z.string().trim().min(1).max(500) }).strict().openapi('AdjustmentLineDeletion');
+const LineDeletion = z.object({ reason: freeText() }).strict().openapi('AdjustmentLineDeletion');
 const AuditQuery = z.object({
-  after: z.coerce.number().int().min(0).default(0),
+  after: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
   limit: z.coerce.number().int().min(1).max(1_000).default(100),
 });
 const csvResponse = (description: string) => ({ description, content: { 'text/csv': { schema: z.string() } } });
@@ -47,7 +50,7 @@ export function reportRoutes(app: OpenAPIHono, deps: AppDeps): void {
       method: 'delete',
       path: '/reconciliations/{id}/adjustment-order/lines/{line}',
       summary: 'Withdraw a line from the adjustment order (reason required; lines are never edited)',
-      request: { params: IdParam.extend({ line: z.coerce.number().int().positive() }), ...jsonBody(LineDeletion) },
+      request: { params: IdParam.extend({ line: z.coerce.number().int().positive().max(2_147_483_647) }), ...jsonBody(LineDeletion) },
       responses: { 200: jsonResponse('The deleted line'), 403: { description: 'Not a manager (application/problem+json)' }, ...problemResponses },
     }),
     async (c) => {

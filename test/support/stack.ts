@@ -4,7 +4,7 @@ import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporal
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { createApp } from '../../api/app';
-import { upsertUser, type Role } from '../../api/auth';
+import { upsertUser, type Role } from '../../store/users';
 import { freePort } from '../../platform/free-port';
 import { createWorker } from '../../platform/worker';
 import { freshDatabase, type TestDatabase } from './db';

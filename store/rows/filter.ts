@@ -1,16 +1,24 @@
 import { sql, type RawBuilder } from 'kysely';
-import type { RowSelection } from '../workflows/messages';
+import type { RowSelection } from '../../workflows/messages';
 
 /**
  * The manager's row filter as one SQL predicate over
  * `reconciliation_row r join item i join zone z join location l`, shared by
  * the review listing and by decisions (recount, approve, delete) so both
  * select exactly the same rows.
+ *
+ * Deleted rows match only a filter that asks for them (state = deleted): a
+ * deletion takes a row out of the review, so "approve every row To Approve"
+ * must not trip over one. An approval filter matches the row's current
+ * verdict only, i.e. rows whose last count is settled (not ones marked for
+ * recount or being recounted, whose verdict is about to change).
  */
 export const ROW_JOINS = sql`reconciliation_row r
   join item i on i.id = r.item_id
   join zone z on z.id = r.zone_id
   join location l on l.id = r.location_id`;
+
+const SETTLED_STATES = ['counted', 'posting', 'processed', 'failed', 'skipped', 'withdrawn'];
 
 export function rowPredicate(reconciliationId: string, selection: RowSelection): RawBuilder<unknown> {
   const f = selection.filter ?? {};
@@ -21,8 +29,9 @@ export function rowPredicate(reconciliationId: string, selection: RowSelection):
     and (${list(f.itemCodes)}::text[] is null or i.code = any(${list(f.itemCodes)}::text[]))
     and (${list(f.zoneCodes)}::text[] is null or z.code = any(${list(f.zoneCodes)}::text[]))
     and (${list(f.locationCodes)}::text[] is null or l.code = any(${list(f.locationCodes)}::text[]))
-    and (${f.approval ?? null}::text is null or r.approval = ${f.approval ?? null}::text)
-    and (${f.state ?? null}::text is null or r.state = ${f.state ?? null}::text)
+    and (${f.approval ?? null}::text is null or (r.approval = ${f.approval ?? null}::text and r.state = any(${SETTLED_STATES}::text[])))
+    and (case when ${f.state ?? null}::text is null then r.state <> 'deleted' or ${ids}::bigint[] is not null
+              else r.state = ${f.state ?? null}::text end)
     and (${f.minAbsVariance ?? null}::numeric is null or abs(r.variance_quantity) >= ${f.minAbsVariance ?? null}::numeric)
     and (${f.minAbsValue ?? null}::numeric is null or abs(r.variance_value) >= ${f.minAbsValue ?? null}::numeric)`;
 }

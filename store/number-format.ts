@@ -1,5 +1,5 @@
 import type { RawBuilder } from 'kysely';
-import { sql } from '../../db/sql';
+import { sql } from '../db/sql';
 
 /** How a numeric column leaves the database: a JSON number, or exact decimal text for CSV. */
 export type NumberFormat = (column: RawBuilder<unknown>) => RawBuilder<unknown>;

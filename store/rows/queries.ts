@@ -1,8 +1,9 @@
-import { ROW_JOINS, rowPredicate } from '../../db/row-filter';
 import { one, rows, sql, type Em } from '../../db/sql';
-import type { RowSelection } from '../../workflows/messages';
-import { notFound } from '../problem';
-import { asNumber, type NumberFormat } from './number-format';
+import type { RowCounts, RowSelection } from '../../workflows/messages';
+import { toCsv } from '../csv';
+import { asDecimalText, asNumber, type NumberFormat } from '../number-format';
+import { notFound } from '../refusal';
+import { ROW_JOINS, rowPredicate } from './filter';
 
 /** One row's columns (over ROW_JOINS), shared by the review listing, the row detail and the rows CSV. */
 export function rowColumns(n: NumberFormat) {
@@ -55,4 +56,47 @@ export async function rowDetail(em: Em, reconciliationId: string, rowId: number)
         from posting where row_id = ${rowId} order by step_index`,
   );
   return { ...row, counts, blockings, postings };
+}
+
+/** Rows by state and approval: what the workflow reports as progress after every step and decision. */
+export async function rowCounts(em: Em, reconciliationId: string): Promise<RowCounts> {
+  const r = await one(
+    em,
+    sql<RowCounts>`
+      select count(*)::int as total,
+             count(*) filter (where state = 'awaiting_count')::int as "awaitingCount",
+             count(*) filter (where state = 'counted')::int as counted,
+             count(*) filter (where state = 'marked_for_recount')::int as "markedForRecount",
+             count(*) filter (where state = 'recounting')::int as recounting,
+             count(*) filter (where state = 'deleted')::int as deleted,
+             count(*) filter (where state = 'posting')::int as posting,
+             count(*) filter (where state = 'processed')::int as processed,
+             count(*) filter (where state = 'failed')::int as failed,
+             count(*) filter (where state = 'skipped')::int as skipped,
+             count(*) filter (where state = 'withdrawn')::int as withdrawn,
+             count(*) filter (where state = 'counted' and approval = 'to_approve')::int as "toApprove",
+             count(*) filter (where state = 'counted' and approval = 'approved')::int as approved,
+             count(*) filter (where state = 'counted' and approval = 'not_required')::int as "notRequired",
+             count(*) filter (where moved_after_snapshot)::int as "movedAfterSnapshot"
+      from reconciliation_row where reconciliation_id = ${reconciliationId}`,
+  );
+  return r!;
+}
+
+const ROW_CSV_HEADER = [
+  'id', 'zone', 'location', 'item', 'lot', 'serial', 'handlingUnit', 'owner', 'state', 'approval',
+  'snapshotQuantity', 'expectedQuantity', 'countedQuantity', 'varianceQuantity', 'varianceInventoryQuantity', 'varianceValue',
+  'countedRound', 'countedBy', 'approvedBy',
+] as const;
+
+/** Every row of the reconciliation, in warehouse walking order, for a spreadsheet. */
+export async function rowsCsv(em: Em, reconciliationId: string): Promise<string> {
+  const list = await rows(
+    em,
+    sql<Record<string, unknown>>`
+      select ${rowColumns(asDecimalText)} from ${ROW_JOINS}
+      where r.reconciliation_id = ${reconciliationId}
+      order by z.code, l.code, i.code, r.lot, r.serial, r.handling_unit, r.owner, r.id`,
+  );
+  return toCsv(ROW_CSV_HEADER, list);
 }

@@ -1,7 +1,6 @@
-import type { Orm } from '../db/orm';
-import { affected, one, rows, sql, type Em } from '../db/sql';
-import { judgeVariance, ruleForItem, type TolerancePolicy } from '../domain/tolerance';
-import { computeVariance } from '../domain/variance';
+import { affected, rows, sql, type Em } from '../../db/sql';
+import { judgeVariance, ruleForItem, type TolerancePolicy } from '../../domain/tolerance';
+import { computeVariance } from '../../domain/variance';
 
 const VERDICT_BATCH = 5000;
 
@@ -13,9 +12,11 @@ export interface PopulateResult {
 }
 
 /**
- * Populate Counted Quantities for one round, in one transaction so a retry
- * either sees nothing done or everything done (it re-derives the same values
- * from the same, by now closed, count entries).
+ * Populate Counted Quantities for one round. The caller runs it in one
+ * transaction under the document lock, so a retry either sees nothing done
+ * or everything done (it re-derives the same values from the same, by now
+ * closed, count entries). `checkpoint` is called between batches and throws
+ * when the step was cancelled.
  *
  * Semantics: entries for one stock position in one round add up (a device may
  * scan a position in several passes). A row the round had to count with no
@@ -24,32 +25,25 @@ export interface PopulateResult {
  * between the snapshot and the count (the frozen book quantity), so a receipt
  * posted after the count does not change the count's variance.
  */
-export function populateActivities(orm: Orm) {
-  return {
-    async populateCountedQuantities(reconciliationId: string, round: number): Promise<PopulateResult> {
-      return orm.em.fork().transactional(async (em) => {
-        const rec = await one(
-          em,
-          sql<{ tolerance: TolerancePolicy; snapshot_at: string }>`
-            select tolerance, snapshot_at from reconciliation where id = ${reconciliationId} for update`,
-        );
-        if (!rec) throw new Error(`reconciliation ${reconciliationId} not found`);
-        await aggregateRoundCounts(em, reconciliationId, round);
-        const foundRows = await insertFoundRows(em, reconciliationId);
-        await selectRoundRows(em, reconciliationId, round);
-        // Temp tables have no statistics until analysed; without them the planner guesses badly at 10^5+ rows.
-        for (const table of ['round_count', 'round_blocked', 'round_row']) await affected(em, sql`analyze ${sql.table(table)}`);
-        await computeRoundResults(em, rec.snapshot_at);
-        const toApprove = await judgeRoundRows(em, rec.tolerance);
-        const rowsCounted = await writeRoundResults(em, reconciliationId, round);
-        await writeCountedBlockings(em);
-        await affected(em, sql`update reconciliation set status = 'review' where id = ${reconciliationId}`);
-        // Approval and variance just changed for every decided row: the review's filters plan on these statistics.
-        await affected(em, sql`analyze reconciliation_row`);
-        return { round, rowsCounted, foundRows, toApprove };
-      });
-    },
-  };
+export async function populateRound(
+  em: Em,
+  r: { reconciliationId: string; round: number; tolerance: TolerancePolicy; snapshotAt: string },
+  checkpoint: () => void = () => {},
+): Promise<PopulateResult> {
+  await aggregateRoundCounts(em, r.reconciliationId, r.round);
+  const foundRows = await insertFoundRows(em, r.reconciliationId);
+  await selectRoundRows(em, r.reconciliationId, r.round);
+  // Temp tables have no statistics until analysed; without them the planner guesses badly at 10^5+ rows.
+  for (const table of ['round_count', 'round_blocked', 'round_row']) await affected(em, sql`analyze ${sql.table(table)}`);
+  checkpoint();
+  await computeRoundResults(em, r.snapshotAt);
+  checkpoint();
+  const toApprove = await judgeRoundRows(em, r.tolerance, checkpoint);
+  const rowsCounted = await writeRoundResults(em, r.reconciliationId, r.round);
+  await writeCountedBlockings(em);
+  // Approval and variance just changed for every decided row: the review's filters plan on these statistics.
+  await affected(em, sql`analyze reconciliation_row`);
+  return { round: r.round, rowsCounted, foundRows, toApprove };
 }
 
 /** round_count: the round's entries summed per stock position; round_blocked: counted blocked quantity per reason. */
@@ -240,10 +234,11 @@ async function writeCountedBlockings(em: Em): Promise<void> {
  * same code the unit tests pin down), applied in batches: one SELECT and one
  * UPDATE per batch, never a statement per row.
  */
-async function judgeRoundRows(em: Em, tolerance: TolerancePolicy): Promise<number> {
+async function judgeRoundRows(em: Em, tolerance: TolerancePolicy, checkpoint: () => void): Promise<number> {
   let lastId = 0;
   let toApprove = 0;
   for (;;) {
+    checkpoint();
     const batch = await rows(
       em,
       sql<{ id: string; expected: string; counted: string; item_code: string; conversion_factor: string; standard_cost: string }>`

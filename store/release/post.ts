@@ -1,65 +1,36 @@
-import { heartbeat } from '@temporalio/activity';
-import { refuse } from './refusal';
-import { audit } from '../db/audit';
-import type { Orm } from '../db/orm';
-import { isEmptySelection, rowPredicate } from '../db/row-filter';
-import { affected, one, rows, sql, type Em } from '../db/sql';
-import type { DecisionBy, RowSelection, RowsChanged } from '../workflows/messages';
+import { affected, one, rows, sql, type Em } from '../../db/sql';
+import type { DecisionBy, RowSelection, RowsChanged } from '../../workflows/messages';
+import { audit, auditFrom } from '../audit';
+import { refuse } from '../refusal';
+import { isEmptySelection, rowPredicate } from '../rows/filter';
 
-/** Rows per posting transaction; the crash test lowers it to widen the window for a kill. */
-const BATCH = Number(process.env.POSTING_BATCH_ROWS || 500);
+/** Rows per posting transaction; the crash tests lower it to widen the window for a kill. */
+export const POSTING_BATCH_ROWS = Number(process.env.POSTING_BATCH_ROWS || 500);
 
 /**
- * Release, second half: carry out the planned postings. Exactly once because
- * a posting flips from pending to done in the same statement that moves the
- * stock, and a movement carries the posting's unique key. A worker killed
- * mid-batch loses only that batch's uncommitted transaction; the retry finds
- * those postings still pending. Order within a row is kept by executing step
- * 0 of every row in the batch, then step 1, and so on; `posting.sequence`
- * records the order actually followed.
+ * Release, second half: carry out the planned postings, one batch of rows
+ * per transaction (the caller's). Exactly once because a posting flips from
+ * pending to done in the same statement that moves the stock, and a movement
+ * carries the posting's unique key. A worker killed mid-batch loses only
+ * that batch's uncommitted transaction; the retry finds those postings still
+ * pending. Order within a row is kept by executing step 0 of every row in
+ * the batch, then step 1, and so on; `posting.sequence` records the order
+ * actually followed.
  *
  * A row that cannot be posted (its stock would go negative, its position is
  * gone, blocked stock would exceed stock) is marked failed with the reason;
  * the other rows still post.
+ *
+ * Returns the last row id of the batch, or undefined when no row is left to post.
  */
-export function releasePostActivities(orm: Orm) {
-  return {
-    async postPendingRows(reconciliationId: string): Promise<{ processed: number; failed: number }> {
-      let afterId = 0;
-      for (;;) {
-        const last = await orm.em.fork().transactional((em) => postBatch(em, reconciliationId, afterId));
-        if (last === undefined) break;
-        afterId = last;
-        heartbeat({ afterRowId: afterId });
-      }
-      const r = await one(orm.em.fork(), sql<{ processed: number; failed: number }>`
-        select count(*) filter (where state = 'processed')::int as processed, count(*) filter (where state = 'failed')::int as failed
-        from reconciliation_row where reconciliation_id = ${reconciliationId}`);
-      return r!;
-    },
-
-    async retryFailedRows(reconciliationId: string, selection: RowSelection & DecisionBy): Promise<RowsChanged> {
-      return decideOnFailed(orm, reconciliationId, selection, sql`state = 'posting', failure_reason = null`, 'failed_row_retried');
-    },
-
-    async skipFailedRows(reconciliationId: string, selection: RowSelection & DecisionBy & { reason: string }): Promise<RowsChanged> {
-      if (!selection.reason?.trim()) throw refuse('a reason is required to skip rows', 'ReasonRequired');
-      return decideOnFailed(orm, reconciliationId, selection,
-        sql`state = 'skipped', failure_reason = failure_reason || ' (skipped: ' || ${selection.reason}::text || ')'`, 'failed_row_skipped');
-    },
-
-    async closeRelease(reconciliationId: string): Promise<void> {
-      await affected(orm.em.fork(), sql`update reconciliation set status = 'released', closed_at = coalesce(closed_at, now())
-                                        where id = ${reconciliationId}`);
-    },
-  };
-}
-
-async function postBatch(em: Em, reconciliationId: string, afterId: number): Promise<number | undefined> {
+export async function postBatch(em: Em, reconciliationId: string, afterId: number): Promise<number | undefined> {
+  // Shares the document lock a cancellation takes exclusively: no batch posts once the release has been cancelled.
+  const doc = await one(em, sql<{ status: string }>`select status from reconciliation where id = ${reconciliationId} for share`);
+  if (doc?.status !== 'releasing') return undefined;
   const batch = await rows(em, sql<{ id: number }>`
     select id::int from reconciliation_row
     where reconciliation_id = ${reconciliationId} and state = 'posting' and id > ${afterId}
-    order by id limit ${BATCH} for update`);
+    order by id limit ${POSTING_BATCH_ROWS} for update`);
   if (batch.length === 0) return undefined;
   const ids = batch.map((b) => b.id);
   const rec = (await one(em, sql<{ number: number; warehouse: string; actor: string }>`
@@ -157,11 +128,11 @@ async function postTransactions(em: Em, ids: number[], step: number, rec: { numb
       insert into movement (stock_position_id, kind, quantity, reference, posting_key)
       select stock_position_id, 'count', signed, 'reconciliation ' || ${rec.number}::text, key from done
     ), audited as (
-      insert into audit_event (reconciliation_id, actor, action, subject, before, after)
-      select d.reconciliation_id, ${rec.actor}, 'warehouse_transaction_posted', d.key,
-             jsonb_build_object('onHand', sp.quantity),
-             jsonb_build_object('onHand', sp.quantity + d.signed, 'taskType', 'Count', 'direction', d.direction, 'quantity', d.quantity)
-      from done d join stock_position sp on sp.id = d.stock_position_id
+      ${auditFrom(sql`
+        select d.reconciliation_id, ${rec.actor}, 'warehouse_transaction_posted', d.key,
+               jsonb_build_object('onHand', sp.quantity),
+               jsonb_build_object('onHand', sp.quantity + d.signed, 'taskType', 'Count', 'direction', d.direction, 'quantity', d.quantity)
+        from done d join stock_position sp on sp.id = d.stock_position_id`)}
     )
     update stock_position sp set quantity = sp.quantity + d.signed, updated_at = now()
     from (select stock_position_id, sum(signed) as signed from done group by stock_position_id) d
@@ -174,40 +145,72 @@ async function postBlockingCorrections(em: Em, ids: number[], step: number, acto
       ${markDone(ids, step, 'blocking_correction')}
       returning p.key, p.stock_position_id, p.reason, p.blocked_from, p.blocked_to
     ), audited as (
-      insert into audit_event (reconciliation_id, actor, action, subject, before, after)
-      select ${reconciliationId}, ${actor}, 'blocking_corrected', key,
-             jsonb_build_object('reason', reason, 'blocked', (select b.quantity from blocking b
-                                 where b.stock_position_id = done.stock_position_id and b.reason = done.reason)),
-             jsonb_build_object('reason', reason, 'blocked', blocked_to)
-      from done
+      ${auditFrom(sql`
+        select ${reconciliationId}::uuid, ${actor}, 'blocking_corrected', key,
+               jsonb_build_object('reason', reason, 'blocked', (select b.quantity from blocking b
+                                   where b.stock_position_id = done.stock_position_id and b.reason = done.reason)),
+               jsonb_build_object('reason', reason, 'blocked', blocked_to)
+        from done`)}
     )
     insert into blocking (stock_position_id, reason, quantity)
     select stock_position_id, reason, blocked_to from done
     on conflict (stock_position_id, reason) do update set quantity = excluded.quantity, updated_at = now()`);
 }
 
+export async function retryFailedRows(em: Em, reconciliationId: string, selection: RowSelection, by: DecisionBy): Promise<RowsChanged> {
+  return decideOnFailed(em, reconciliationId, selection, by, sql`state = 'posting', failure_reason = null`, 'failed_row_retried');
+}
+
+export async function skipFailedRows(em: Em, reconciliationId: string, selection: RowSelection, by: DecisionBy, reason: string): Promise<RowsChanged> {
+  if (!reason.trim()) throw refuse('ReasonRequired', 'a reason is required to skip rows');
+  return decideOnFailed(em, reconciliationId, selection, by,
+    sql`state = 'skipped', failure_reason = failure_reason || ' (skipped: ' || ${reason}::text || ')'`, 'failed_row_skipped');
+}
+
 async function decideOnFailed(
-  orm: Orm,
+  em: Em,
   reconciliationId: string,
-  selection: RowSelection & DecisionBy,
+  selection: RowSelection,
+  by: DecisionBy,
   assignment: ReturnType<typeof sql>,
   action: string,
 ): Promise<RowsChanged> {
-  if (isEmptySelection(selection)) throw refuse('select rows by rowIds or a filter', 'NoRowsSelected');
-  return orm.em.fork().transactional(async (em) => {
-    const n = await affected(em, sql`
-      with changed as (
-        update reconciliation_row r set ${assignment}
-        from item i, zone z, location l
-        where i.id = r.item_id and z.id = r.zone_id and l.id = r.location_id
-          and ${rowPredicate(reconciliationId, selection)} and r.state = 'failed'
-        returning r.id, r.state, r.failure_reason)
-      insert into audit_event (reconciliation_id, actor, action, subject, before, after)
-      select ${reconciliationId}, ${selection.user}, ${action}, 'row ' || id, jsonb_build_object('state', 'failed'),
+  if (isEmptySelection(selection)) throw refuse('NoRowsSelected', 'select rows by rowIds or a filter');
+  const n = await affected(em, sql`
+    with changed as (
+      update reconciliation_row r set ${assignment}
+      from item i, zone z, location l
+      where i.id = r.item_id and z.id = r.zone_id and l.id = r.location_id
+        and ${rowPredicate(reconciliationId, selection)} and r.state = 'failed'
+      returning r.id, r.state, r.failure_reason)
+    ${auditFrom(sql`
+      select ${reconciliationId}::uuid, ${by.user}, ${action}, 'row ' || id, jsonb_build_object('state', 'failed'),
              jsonb_build_object('state', state, 'failureReason', failure_reason)
-      from changed`);
-    if (n === 0) throw refuse('no failed row matches the selection', 'NoRowsSelected');
-    await audit(em, { reconciliationId, actor: selection.user, action: `${action}_decision`, after: { rows: n } });
-    return { rows: n };
-  });
+      from changed`)}`);
+  if (n === 0) throw refuse('NoRowsSelected', 'no failed row matches the selection');
+  await audit(em, { reconciliationId, actor: by.user, action: `${action}_decision`, after: { rows: n } });
+  return { rows: n };
+}
+
+/** Where the release stands: rows posted and failed so far. */
+export async function postingProgress(em: Em, reconciliationId: string): Promise<{ processed: number; failed: number; pending: number }> {
+  const r = await one(em, sql<{ processed: number; failed: number; pending: number }>`
+    select count(*) filter (where state = 'processed')::int as processed, count(*) filter (where state = 'failed')::int as failed,
+           count(*) filter (where state = 'posting')::int as pending
+    from reconciliation_row where reconciliation_id = ${reconciliationId}`);
+  return r!;
+}
+
+/**
+ * A release cancelled part way: what was posted stays posted (it moved real
+ * stock, and the adjustment order reports it); rows not posted yet, and rows
+ * whose posting failed, are withdrawn with their pending postings.
+ */
+export async function withdrawUnposted(em: Em, reconciliationId: string): Promise<{ rowsWithdrawn: number; postingsWithdrawn: number }> {
+  const postingsWithdrawn = await affected(em, sql`
+    update posting set status = 'withdrawn' where reconciliation_id = ${reconciliationId} and status = 'pending'`);
+  const rowsWithdrawn = await affected(em, sql`
+    update reconciliation_row set state = 'withdrawn'
+    where reconciliation_id = ${reconciliationId} and state in ('posting', 'failed')`);
+  return { rowsWithdrawn, postingsWithdrawn };
 }

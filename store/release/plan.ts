@@ -1,48 +1,33 @@
-import { refuse } from './refusal';
-import { audit } from '../db/audit';
-import type { Orm } from '../db/orm';
-import { affected, one, rows, sql, type Em } from '../db/sql';
-import { planPostings, postingKey, type BlockingCount } from '../domain/posting-order';
-import type { DecisionBy, ReleaseResult } from '../workflows/messages';
+import { affected, one, rows, sql, type Em } from '../../db/sql';
+import { planPostings, postingKey, type BlockingCount } from '../../domain/posting-order';
+import type { ReleaseResult } from '../../workflows/messages';
+import { refuse } from '../refusal';
 
 const PLAN_BATCH = 2000;
 
 /**
  * Release, first half: refuse while anything is undecided, then write every
  * posting the release will make, in the fixed order of domain/posting-order,
- * each under a key derived from reconciliation, row and step. One transaction:
- * a retry after commit finds the rows already planned and plans nothing twice.
+ * each under a key derived from reconciliation, row and step. The caller runs
+ * it in one transaction under the document lock.
  */
-export function releasePlanActivities(orm: Orm) {
-  return {
-    async prepareRelease(reconciliationId: string, by: DecisionBy): Promise<ReleaseResult> {
-      return orm.em.fork().transactional(async (em) => {
-        const rec = await one(em, sql<{ status: string }>`
-          select status from reconciliation where id = ${reconciliationId} for update`);
-        if (!rec) throw refuse(`reconciliation ${reconciliationId} not found`, 'NotFound');
-        if (rec.status === 'releasing') return summary(em, reconciliationId);
-        await refuseUndecided(em, reconciliationId);
-        let lastId = 0;
-        for (;;) {
-          const planned = await planBatch(em, reconciliationId, lastId);
-          if (planned === undefined) break;
-          lastId = planned;
-        }
-        // Rows with nothing to post (no difference, no blocking change) are processed at once.
-        await affected(em, sql`
-          update reconciliation_row r set state = case when exists (select 1 from posting p where p.row_id = r.id)
-                                                  then 'posting' else 'processed' end,
-                                          processed_at = case when exists (select 1 from posting p where p.row_id = r.id)
-                                                  then null else now() end
-          where r.reconciliation_id = ${reconciliationId} and r.state = 'counted'`);
-        await affected(em, sql`update reconciliation set status = 'releasing', released_by = ${by.user}, released_at = now()
-                               where id = ${reconciliationId}`);
-        const result = await summary(em, reconciliationId);
-        await audit(em, { reconciliationId, actor: by.user, action: 'reconciliation_released', after: { ...result, role: by.role } });
-        return result;
-      });
-    },
-  };
+export async function planRelease(em: Em, reconciliationId: string, checkpoint: () => void = () => {}): Promise<ReleaseResult> {
+  await refuseUndecided(em, reconciliationId);
+  let lastId = 0;
+  for (;;) {
+    checkpoint();
+    const planned = await planBatch(em, reconciliationId, lastId);
+    if (planned === undefined) break;
+    lastId = planned;
+  }
+  // Rows with nothing to post (no difference, no blocking change) are processed at once.
+  await affected(em, sql`
+    update reconciliation_row r set state = case when exists (select 1 from posting p where p.row_id = r.id)
+                                            then 'posting' else 'processed' end,
+                                    processed_at = case when exists (select 1 from posting p where p.row_id = r.id)
+                                            then null else now() end
+    where r.reconciliation_id = ${reconciliationId} and r.state = 'counted'`);
+  return releaseSummary(em, reconciliationId);
 }
 
 async function refuseUndecided(em: Em, reconciliationId: string): Promise<void> {
@@ -57,8 +42,8 @@ async function refuseUndecided(em: Em, reconciliationId: string): Promise<void> 
   if (open!.n === 0 && blocking.length === 0) return;
   const list = blocking.map((b) => `${b.id} (${b.why})`).join(', ');
   throw refuse(
-    `release refused: ${open!.n > 0 ? `${open!.n} count orders open; ` : ''}rows still undecided: ${list}${blocking.length === 100 ? ', ...' : ''}`,
     'NotReleasable',
+    `release refused: ${open!.n > 0 ? `${open!.n} count orders open; ` : ''}rows still undecided: ${list}${blocking.length === 100 ? ', ...' : ''}`,
     { rows: blocking },
   );
 }
@@ -107,7 +92,7 @@ async function planBatch(em: Em, reconciliationId: string, afterId: number): Pro
   return batch[batch.length - 1]!.id;
 }
 
-async function summary(em: Em, reconciliationId: string): Promise<ReleaseResult> {
+export async function releaseSummary(em: Em, reconciliationId: string): Promise<ReleaseResult> {
   const r = await one(em, sql<ReleaseResult>`
     select count(*) filter (where state = 'posting')::int as "rowsToPost",
            (select count(*)::int from posting where reconciliation_id = ${reconciliationId}) as postings,

@@ -1,0 +1,57 @@
+import type { Orm } from '../db/orm';
+import { createAdjustmentOrder } from '../store/adjustment-orders';
+import { audit } from '../store/audit';
+import { markReleased } from '../store/reconciliations';
+import { planRelease } from '../store/release/plan';
+import { postBatch, postingProgress, retryFailedRows, skipFailedRows } from '../store/release/post';
+import { rowCounts } from '../store/rows/queries';
+import type { ReleaseResult, RowCounts, RowSelection, RowsChanged } from '../workflows/messages';
+import type { Decided, DecisionInput, OnReconciliation, WithTransition } from './inputs';
+import { heartbeating } from './step';
+import { transitionStep } from './transactions';
+
+/** Release: plan the postings, post them exactly once, let the manager decide on failed rows, hand the ERP its order. */
+export function releaseActivities(orm: Orm) {
+  return {
+    async prepareRelease(input: DecisionInput & WithTransition): Promise<Decided<ReleaseResult>> {
+      return transitionStep(orm, input, async (em, _rec, checkpoint) => {
+        const result = await planRelease(em, input.reconciliationId, checkpoint);
+        await markReleased(em, input.reconciliationId, input.by.user);
+        await audit(em, { reconciliationId: input.reconciliationId, actor: input.by.user, action: 'reconciliation_released', after: { ...result, role: input.by.role } });
+        return result;
+      });
+    },
+
+    /**
+     * Posts every pending row, one batch per transaction, heartbeating after
+     * each; when cancelled it stops between batches, and what was posted stays posted.
+     */
+    async postPendingRows(input: OnReconciliation): Promise<{ processed: number; failed: number; rows: RowCounts }> {
+      return heartbeating(async (checkpoint) => {
+        let afterId = 0;
+        for (;;) {
+          checkpoint();
+          const last = await orm.em.fork().transactional((em) => postBatch(em, input.reconciliationId, afterId));
+          if (last === undefined) break;
+          afterId = last;
+        }
+        const em = orm.em.fork();
+        const progress = await postingProgress(em, input.reconciliationId);
+        return { processed: progress.processed, failed: progress.failed, rows: await rowCounts(em, input.reconciliationId) };
+      });
+    },
+
+    async retryFailedRows(input: DecisionInput & WithTransition & { selection: RowSelection }): Promise<Decided<RowsChanged>> {
+      return transitionStep(orm, input, (em) => retryFailedRows(em, input.reconciliationId, input.selection, input.by));
+    },
+
+    async skipFailedRows(input: DecisionInput & WithTransition & { selection: RowSelection; reason: string }): Promise<Decided<RowsChanged>> {
+      return transitionStep(orm, input, (em) => skipFailedRows(em, input.reconciliationId, input.selection, input.by, input.reason));
+    },
+
+    /** The ERP adjustment order and `released`, in one transaction: a released reconciliation always has its order. */
+    async finishRelease(input: WithTransition): Promise<Decided<{ orderNumber: number; lines: number }>> {
+      return transitionStep(orm, input, (em) => createAdjustmentOrder(em, input.reconciliationId));
+    },
+  };
+}

@@ -1,0 +1,172 @@
+import { affected, one, rows, sql, type Em } from '../db/sql';
+import { MAX_COUNTED_QUANTITY, MAX_INVENTORY_QUANTITY, MAX_VALUE, quantityProblem } from '../domain/quantity-bounds';
+import { requestHash } from './idempotency';
+import { notFound, refuse } from './refusal';
+
+/**
+ * What devices report: count entries, stored in batches (submissions) that a
+ * device may repeat on a flaky network. The one home of `count_submission`
+ * and `count_entry`.
+ */
+export interface CountEntryInput {
+  location: string;
+  item: string;
+  lot: string;
+  serial: string;
+  handlingUnit: string;
+  owner: string;
+  quantity: number;
+  /** Counted blocked quantity per reason; omit when the device does not count blockings. */
+  blocked?: Record<string, number>;
+}
+
+export interface Submission {
+  submissionId: string;
+  device: string;
+  countedBy: string;
+  entries: CountEntryInput[];
+}
+
+/**
+ * Stores one batch of count entries, all or nothing. The submission id makes
+ * a retry safe: the same id with the same content answers as the first time;
+ * the same id with other content is refused. A completed order takes no new
+ * entries.
+ */
+export async function submitCounts(
+  em: Em,
+  orderId: number,
+  submission: Submission,
+): Promise<{ submissionId: string; accepted: number; duplicate: boolean }> {
+  const hash = requestHash(submission.entries);
+  return em.transactional(async (tx) => {
+    const order = await one(tx, sql<{ status: string; assigned_to: string | null; warehouse: string }>`
+      select o.status, o.assigned_to, r.warehouse_code as warehouse
+      from count_order o join reconciliation r on r.id = o.reconciliation_id where o.id = ${orderId} for update of o`);
+    if (!order) throw notFound(`count order ${orderId}`);
+    const prior = await one(tx, sql<{ request_hash: string; entries: number }>`
+      select request_hash, entries from count_submission where count_order_id = ${orderId} and submission_id = ${submission.submissionId}`);
+    if (prior) {
+      if (prior.request_hash !== hash) {
+        throw refuse('SubmissionIdReused', `submission ${submission.submissionId} was already received with different entries`);
+      }
+      return { submissionId: submission.submissionId, accepted: prior.entries, duplicate: true };
+    }
+    if (order.status !== 'open') {
+      throw refuse('CountOrderClosed', `count order ${orderId} is ${order.status}; entries after completion are rejected`);
+    }
+    if (order.assigned_to && order.assigned_to !== submission.device) {
+      throw refuse('CountOrderAssigned', `count order ${orderId} is assigned to device ${order.assigned_to}`);
+    }
+    await refuseBadLines(tx, orderId, order.warehouse, submission.entries);
+    await insertEntries(tx, orderId, order.warehouse, submission);
+    await affected(tx, sql`insert into count_submission (count_order_id, submission_id, request_hash, entries, device)
+      values (${orderId}, ${submission.submissionId}, ${hash}, ${submission.entries.length}, ${submission.device})`);
+    return { submissionId: submission.submissionId, accepted: submission.entries.length, duplicate: false };
+  });
+}
+
+interface ResolvedLine {
+  line: number;
+  location_known: boolean;
+  item_known: boolean;
+  in_order: boolean;
+  unit: string;
+  decimals: number;
+  serial_tracked: boolean;
+  lot_tracked: boolean;
+  conversion_factor: string;
+  standard_cost: string;
+  /** Quantity already stored for the same stock position in this order (entries add up). */
+  stored: string;
+}
+
+const positionKey = (e: CountEntryInput) => JSON.stringify([e.location, e.item, e.lot, e.serial, e.handlingUnit, e.owner]);
+
+/**
+ * Every line checked against master data and the order in one statement;
+ * the unit rules come from domain/quantity-bounds. All bad lines are
+ * reported at once, by line number, and nothing is stored.
+ */
+async function refuseBadLines(em: Em, orderId: number, warehouse: string, entries: CountEntryInput[]): Promise<void> {
+  const col = <T>(f: (e: CountEntryInput) => T) => entries.map(f);
+  const resolved = await rows(
+    em,
+    sql<ResolvedLine>`
+      with e as (
+        select * from unnest(${col((e) => e.location)}::text[], ${col((e) => e.item)}::text[], ${col((e) => e.lot)}::text[],
+                             ${col((e) => e.serial)}::text[], ${col((e) => e.handlingUnit)}::text[], ${col((e) => e.owner)}::text[])
+          with ordinality as u(location, item, lot, serial, handling_unit, owner, line)
+      ), stored as (
+        select ce.location_id, ce.item_id, ce.lot, ce.serial, ce.handling_unit, ce.owner, sum(ce.quantity) as quantity
+        from count_entry ce where ce.count_order_id = ${orderId}
+        group by 1, 2, 3, 4, 5, 6
+      )
+      select e.line::int, l.id is not null as location_known, i.id is not null as item_known,
+             exists (select 1 from count_task t where t.count_order_id = ${orderId} and t.location_id = l.id) as in_order,
+             coalesce(i.storage_unit, '') as unit, coalesce(u.decimals, 0) as decimals,
+             coalesce(i.serial_tracked, false) as serial_tracked, coalesce(i.lot_tracked, false) as lot_tracked,
+             coalesce(i.conversion_factor, 1) as conversion_factor, coalesce(i.standard_cost, 0) as standard_cost,
+             coalesce(s.quantity, 0) as stored
+      from e
+      left join location l on l.warehouse_code = ${warehouse} and l.code = e.location
+      left join item i on i.code = e.item
+      left join unit u on u.code = i.storage_unit
+      left join stored s on (s.location_id, s.item_id, s.lot, s.serial, s.handling_unit, s.owner)
+                          = (l.id, i.id, e.lot, e.serial, e.handling_unit, e.owner)
+      order by e.line`,
+  );
+  const batchTotal = new Map<string, number>();
+  for (const e of entries) batchTotal.set(positionKey(e), (batchTotal.get(positionKey(e)) ?? 0) + e.quantity);
+
+  const bad: Array<{ line: number; problem: string }> = [];
+  resolved.forEach((r, i) => {
+    const problem = lineProblem(entries[i]!, r, batchTotal.get(positionKey(entries[i]!))!);
+    if (problem) bad.push({ line: r.line, problem });
+  });
+  if (bad.length > 0) {
+    throw refuse('InvalidCountEntries', bad.slice(0, 50).map((b) => `line ${b.line}: ${b.problem}`).join('; '), { lines: bad });
+  }
+}
+
+function lineProblem(e: CountEntryInput, r: ResolvedLine, batchTotal: number): string | undefined {
+  if (!r.location_known) return `unknown location ${e.location}`;
+  if (!r.item_known) return `unknown item ${e.item}`;
+  if (!r.in_order) return `location ${e.location} is not part of this count order`;
+  if (r.serial_tracked && e.serial === '') return `item ${e.item} is serial-tracked: give the serial and a quantity of 0 or 1`;
+  if (r.lot_tracked && e.lot === '') return `item ${e.item} is lot-tracked: give the lot`;
+  const rules = { decimals: r.decimals, serialTracked: r.serial_tracked };
+  const quantity = quantityProblem(e.quantity, r.unit, rules);
+  if (quantity) return `item ${e.item}: ${quantity}`;
+  let blockedTotal = 0;
+  for (const [reason, q] of Object.entries(e.blocked ?? {})) {
+    const p = quantityProblem(q, r.unit, rules);
+    if (p) return `item ${e.item}, blocked ${reason}: ${p}`;
+    blockedTotal += q;
+  }
+  if (blockedTotal > e.quantity) return `item ${e.item}: the blocked quantity ${blockedTotal} exceeds the counted quantity ${e.quantity}`;
+  const total = Number(r.stored) + batchTotal;
+  const inventory = total * Number(r.conversion_factor);
+  if (total > MAX_COUNTED_QUANTITY || inventory > MAX_INVENTORY_QUANTITY || inventory * Number(r.standard_cost) > MAX_VALUE) {
+    return `item ${e.item}: ${total} ${r.unit} at this stock position is more than the stock records can hold`;
+  }
+  return undefined;
+}
+
+async function insertEntries(em: Em, orderId: number, warehouse: string, s: Submission): Promise<void> {
+  const col = <T>(f: (e: CountEntryInput) => T) => s.entries.map(f);
+  await affected(
+    em,
+    sql`
+      insert into count_entry (count_order_id, submission_id, line, location_id, item_id, lot, serial, handling_unit, owner,
+                               quantity, blocked, counted_by)
+      select ${orderId}, ${s.submissionId}, u.line, l.id, i.id, u.lot, u.serial, u.handling_unit, u.owner, u.quantity,
+             u.blocked, ${s.countedBy}
+      from unnest(${col((e) => e.location)}::text[], ${col((e) => e.item)}::text[], ${col((e) => e.lot)}::text[],
+                  ${col((e) => e.serial)}::text[], ${col((e) => e.handlingUnit)}::text[], ${col((e) => e.owner)}::text[],
+                  ${col((e) => String(e.quantity))}::numeric[], ${col((e) => (e.blocked ? JSON.stringify(e.blocked) : null))}::jsonb[])
+        with ordinality as u(location, item, lot, serial, handling_unit, owner, quantity, blocked, line)
+      join location l on l.warehouse_code = ${warehouse} and l.code = u.location
+      join item i on i.code = u.item`,
+  );
+}

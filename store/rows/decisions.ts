@@ -1,0 +1,125 @@
+import { affected, one, sql, type Em } from '../../db/sql';
+import type { DecisionBy, RowSelection, RowsChanged } from '../../workflows/messages';
+import { auditFrom } from '../audit';
+import type { LockedReconciliation } from '../reconciliations';
+import { refuse } from '../refusal';
+import { isEmptySelection, ROW_JOINS, rowPredicate } from './filter';
+
+/**
+ * The manager's decisions on rows: mark for recount, approve, delete. The
+ * caller holds the document lock. Each applies to every selected row or to
+ * none: a selection with an ineligible row is refused whole, naming the
+ * offending rows, so nothing half-happens.
+ */
+export async function markForRecount(em: Em, rec: LockedReconciliation, reconciliationId: string, selection: RowSelection, by: DecisionBy): Promise<RowsChanged> {
+  const nextRound = Math.max(rec.round, 0) + 1;
+  if (nextRound > rec.maxRecountRounds) {
+    throw refuse('MaxRoundsReached', `the maximum of ${rec.maxRecountRounds} recount rounds is reached: approve or delete the remaining rows`);
+  }
+  // Before any count (product-based scenario) rows go straight from the snapshot to recount.
+  const eligible = rec.round === -1 ? ['awaiting_count'] : ['counted', 'marked_for_recount'];
+  return applyToSelection(em, reconciliationId, selection, by.user, eligible, sql`state = 'marked_for_recount'`, 'row_marked_for_recount');
+}
+
+/**
+ * Approval authority: a manager approves rows whose absolute variance value
+ * is within the document's limit, a senior manager any row; nobody approves
+ * a row they counted in its deciding round (segregation of duties).
+ */
+export async function approveRows(em: Em, rec: LockedReconciliation, reconciliationId: string, selection: RowSelection, by: DecisionBy): Promise<RowsChanged> {
+  await refuseIneligible(em, reconciliationId, selection, sql`r.state = 'counted' and r.approval in ('to_approve', 'approved')`,
+    'only counted rows that are To Approve can be approved');
+  await refuseIneligible(em, reconciliationId, selection,
+    sql`not (${by.user} = any(string_to_array(coalesce(r.counted_by, ''), ',')))`,
+    `segregation of duties: ${by.user} counted these rows and cannot approve them`, 'SegregationOfDuties');
+  if (by.role !== 'senior_manager') {
+    await refuseIneligible(em, reconciliationId, selection,
+      sql`r.approval <> 'to_approve' or abs(r.variance_value) <= ${rec.managerApprovalLimit}::numeric`,
+      `a manager approves variances up to ${Number(rec.managerApprovalLimit)} in value; these need a senior manager`,
+      'ApprovalLimitExceeded');
+  }
+  const n = await affected(
+    em,
+    sql`with approved as (
+          update reconciliation_row r set approval = 'approved', approved_by = ${by.user}, approved_at = now()
+          from item i, zone z, location l
+          where i.id = r.item_id and z.id = r.zone_id and l.id = r.location_id
+            and ${rowPredicate(reconciliationId, selection)} and r.approval = 'to_approve'
+          returning r.id, r.variance_quantity, r.variance_value)
+        ${auditFrom(sql`
+          select ${reconciliationId}::uuid, ${by.user}, 'row_approved', 'row ' || id,
+                 jsonb_build_object('approval', 'to_approve'),
+                 jsonb_build_object('approval', 'approved', 'role', ${by.role}::text,
+                                    'varianceQuantity', variance_quantity, 'varianceValue', variance_value)
+          from approved`)}`,
+  );
+  return { rows: n };
+}
+
+export async function deleteRows(em: Em, reconciliationId: string, selection: RowSelection, by: DecisionBy, reason: string): Promise<RowsChanged> {
+  if (!reason.trim()) throw refuse('ReasonRequired', 'a reason is required to delete rows');
+  return applyToSelection(
+    em,
+    reconciliationId,
+    selection,
+    by.user,
+    ['awaiting_count', 'counted', 'marked_for_recount', 'deleted'],
+    sql`state = 'deleted', deleted_reason = ${reason}, deleted_by = ${by.user}`,
+    'row_deleted',
+  );
+}
+
+async function applyToSelection(
+  em: Em,
+  reconciliationId: string,
+  selection: RowSelection,
+  user: string,
+  eligibleStates: string[],
+  assignment: ReturnType<typeof sql>,
+  action: string,
+): Promise<RowsChanged> {
+  await refuseIneligible(em, reconciliationId, selection, sql`r.state = any(${eligibleStates}::text[])`,
+    `only rows in state ${eligibleStates.join(' or ')} qualify`);
+  const n = await affected(
+    em,
+    sql`with before as (
+          select r.id, r.state from ${ROW_JOINS} where ${rowPredicate(reconciliationId, selection)} for update of r),
+        changed as (
+          update reconciliation_row r set ${assignment} from before b where r.id = b.id
+          returning r.id, r.state, r.deleted_reason)
+        ${auditFrom(sql`
+          select ${reconciliationId}::uuid, ${user}, ${action}, 'row ' || c.id,
+                 jsonb_build_object('state', b.state), jsonb_build_object('state', c.state, 'reason', c.deleted_reason)
+          from changed c join before b on b.id = c.id`)}`,
+  );
+  return { rows: n };
+}
+
+/** Refuses the whole selection when it is empty, names rows of another reconciliation, or holds a row that is not `eligible`. */
+export async function refuseIneligible(
+  em: Em,
+  reconciliationId: string,
+  selection: RowSelection,
+  eligible: ReturnType<typeof sql>,
+  rule: string,
+  failureType: 'InvalidRowState' | 'SegregationOfDuties' | 'ApprovalLimitExceeded' = 'InvalidRowState',
+): Promise<void> {
+  if (isEmptySelection(selection)) throw refuse('NoRowsSelected', 'select rows by rowIds or a filter');
+  const ids = selection.rowIds && selection.rowIds.length > 0 ? selection.rowIds : null;
+  const r = await one(
+    em,
+    sql<{ total: number; bad: number; bad_ids: string[] | null; missing: string[] | null }>`
+      select count(*)::int as total,
+             count(*) filter (where not (${eligible}))::int as bad,
+             (array_agg(r.id order by r.id) filter (where not (${eligible})))[1:20] as bad_ids,
+             (select array_agg(x)::text[] from unnest(${ids}::bigint[]) x
+               where not exists (select 1 from reconciliation_row o where o.id = x and o.reconciliation_id = ${reconciliationId})) as missing
+      from ${ROW_JOINS}
+      where ${rowPredicate(reconciliationId, selection)}`,
+  );
+  if (r!.missing && r!.missing.length > 0) {
+    throw refuse('NoRowsSelected', `rows not in this reconciliation: ${r!.missing.slice(0, 20).join(', ')}`);
+  }
+  if (r!.total === 0) throw refuse('NoRowsSelected', 'no row matches the selection');
+  if (r!.bad > 0) throw refuse(failureType, `${rule}; ${r!.bad} refused, e.g. rows ${r!.bad_ids!.join(', ')}`);
+}
