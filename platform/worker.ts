@@ -28,6 +28,8 @@ export async function createWorker(opts: {
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     // Bulk activities hold a database connection each; keep concurrency within the pool.
     maxConcurrentActivityTaskExecutions: 8,
+    // A cancel reaches an activity with the answer to its next heartbeat: at most a second after it was decided.
+    maxHeartbeatThrottleInterval: '1 second',
     ...opts.options,
   });
 }
