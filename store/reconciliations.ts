@@ -3,6 +3,7 @@ import { affected, one, rows, sql, type Em } from '../db/sql';
 import type { ReconciliationStatus, Step, Transition } from '../domain/reconciliation-status';
 import { scopeFilters, type Scope, type SplitPolicy } from '../domain/scope';
 import type { TolerancePolicy } from '../domain/tolerance';
+import { audit } from './audit';
 import { once, requestHash } from './idempotency';
 import { notFound, refuse } from './refusal';
 
@@ -97,6 +98,7 @@ async function insertDocument(em: Em, req: NewReconciliation, user: string, hash
                 ${JSON.stringify(req.tolerance)}::jsonb, ${req.blindCount}, ${req.maxRecountRounds}, ${req.countDeadlineMinutes},
                 ${req.managerApprovalLimit}, 'snapshotting', ${workflowIdOf(id)}, ${hash}, ${user})`,
   );
+  await audit(em, { reconciliationId: id, actor: user, action: 'reconciliation_created', after: req });
   return id;
 }
 

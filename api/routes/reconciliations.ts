@@ -1,6 +1,6 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import { RECONCILIATION_WORKFLOW, progressQuery, type Progress, type ReconciliationInput } from '../../workflows/messages';
+import { progressQuery, type Progress } from '../../workflows/messages';
+import { ensureWorkflow } from '../workflow-start';
 import type { AppDeps } from '../app';
 import { MANAGERS, requireRole } from '../auth';
 import { idempotencyKey, jsonBody, jsonResponse, problemResponses } from '../http';
@@ -29,7 +29,7 @@ export function reconciliationRoutes(app: OpenAPIHono, deps: AppDeps): void {
       // The schema's refinement ran validateTolerancePolicy, so the tolerance is a TolerancePolicy.
       const request = c.req.valid('json') as NewReconciliation;
       const { record, created } = await createReconciliation(deps.orm.em.fork(), request, user, idempotencyKey(c));
-      await ensureWorkflow(deps, record);
+      await ensureWorkflow(deps.temporal, deps.taskQueue, record);
       return c.json(record, created ? 201 : 200);
     },
   );
@@ -116,25 +116,6 @@ export function reconciliationRoutes(app: OpenAPIHono, deps: AppDeps): void {
       return c.json({ countOrders: await ordersOfReconciliation(em, id) }, 200);
     },
   );
-}
-
-/**
- * Starts the document's workflow unless it already runs or ran. Also called
- * when an Idempotency-Key replays, which heals a create whose process died
- * between storing the document and starting the workflow.
- */
-async function ensureWorkflow(deps: AppDeps, record: ReconciliationRecord): Promise<void> {
-  const input: ReconciliationInput = { reconciliationId: record.id, countDeadlineMinutes: record.countDeadlineMinutes };
-  try {
-    await deps.temporal.workflow.start(RECONCILIATION_WORKFLOW, {
-      workflowId: record.workflowId,
-      taskQueue: deps.taskQueue,
-      args: [input],
-      workflowIdReusePolicy: 'REJECT_DUPLICATE',
-    });
-  } catch (e) {
-    if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
-  }
 }
 
 /** Live from the workflow; closed workflows still answer queries while Temporal retains their history. */
