@@ -52,6 +52,17 @@ export function createApp(deps: AppDeps): App {
   });
   app.notFound((c) => problemResponse(c, new Problem(404, 'not-found', 'No such resource', `${c.req.method} ${c.req.path}`)));
 
+  app.use('*', async (c, next) => {
+    // Hono leaves a percent-escape that is not UTF-8 as literal text; a code like that would then silently match nothing.
+    const url = new URL(c.req.url);
+    try {
+      decodeURIComponent(url.pathname);
+      decodeURIComponent(url.search);
+    } catch {
+      throw new Problem(400, 'malformed-url', 'The URL cannot be read', 'it holds a percent-escape that is not valid UTF-8');
+    }
+    return next();
+  });
   app.use('*', authenticate(deps.orm, ['/health', '/openapi.json']));
   healthRoutes(app, deps);
   reconciliationRoutes(app, deps);

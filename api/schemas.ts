@@ -2,7 +2,7 @@ import { z } from '@hono/zod-openapi';
 import { MAX_COUNTED_QUANTITY, MAX_VALUE } from '../domain/quantity-bounds';
 import { decimalPlaces } from '../domain/decimal';
 import { validateTolerancePolicy } from '../domain/tolerance';
-import { code, codeList, freeText, label } from './text';
+import { code, codeList, freeText, keyedByCode, label } from './text';
 
 /**
  * Request schemas: validated before anything is written, so bad input
@@ -33,7 +33,7 @@ export const SplitPolicy = z
   .openapi('SplitPolicy');
 
 const TolerancePolicy = z
-  .object({ default: z.record(z.string(), z.unknown()), items: z.record(code(), z.unknown()).optional() })
+  .object({ default: z.record(z.string(), z.unknown()), items: keyedByCode(z.unknown(), 'an item code').optional() })
   .superRefine((policy, ctx) => {
     for (const message of validateTolerancePolicy(policy)) ctx.addIssue({ code: 'custom', message });
   })
@@ -89,7 +89,7 @@ export const CountEntry = z
     owner: label().default(''),
     /** In the item's storage unit; whole numbers for units counted in pieces (checked against the unit when stored). */
     quantity: z.number().min(0).max(MAX_COUNTED_QUANTITY),
-    blocked: z.record(code(50), z.number().min(0).max(MAX_COUNTED_QUANTITY)).optional(),
+    blocked: keyedByCode(z.number().min(0).max(MAX_COUNTED_QUANTITY), 'a blocking reason', 50).optional(),
   })
   .strict();
 

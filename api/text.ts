@@ -52,3 +52,17 @@ export function codeList() {
     .refine((s) => !CONTROL.test(s), 'control characters (such as NUL) are not allowed')
     .refine(wellFormed, 'the text is not valid Unicode (lone surrogate)');
 }
+
+/**
+ * A record whose keys are codes (blocking reasons, item codes). Zod's own
+ * key check says only "Invalid key in record" and echoes the key; this says
+ * what a key must be, without repeating the offending text.
+ */
+export function keyedByCode<V extends z.ZodTypeAny>(values: V, what: string, max = 100) {
+  const key = code(max);
+  return z.record(z.string(), values).superRefine((record, ctx) => {
+    if (Object.keys(record).some((k) => !key.safeParse(k).success || k !== k.trim())) {
+      ctx.addIssue({ code: 'custom', message: `${what} must be 1 to ${max} characters, without control characters (such as NUL) or lone surrogates` });
+    }
+  });
+}

@@ -3,6 +3,7 @@ import { Migrator } from '@mikro-orm/migrations';
 import { CompiledQuery, type DatabaseConnection } from 'kysely';
 import { entities } from './entities';
 import { migrationsList } from './migrations';
+import { ResilientPostgreSqlDriver } from './resilient-driver';
 
 export type Orm = MikroORM;
 
@@ -12,7 +13,10 @@ export async function openOrm(databaseUrl: string, opts: { poolMax?: number } = 
     entities,
     extensions: [Migrator],
     migrations: { migrationsList, transactional: true, allOrNothing: true, silent: true, snapshot: false },
+    driver: ResilientPostgreSqlDriver,
     pool: { min: 0, max: opts.poolMax ?? 10 },
+    // A request that cannot get a connection within 10 s fails (503) instead of waiting for good.
+    driverOptions: { connectionTimeoutMillis: 10_000 },
     onCreateConnection: (connection) => prepareSession(connection as DatabaseConnection),
     debug: false,
     allowGlobalContext: false,

@@ -1,7 +1,6 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { UpdateDefinition } from '@temporalio/common';
 import type { Context } from 'hono';
-import { createHash } from 'node:crypto';
 import * as m from '../../workflows/messages';
 import { replayOf, requestHash, type IdempotentRequest } from '../../store/idempotency';
 import { requireReconciliation } from '../../store/reconciliations';
@@ -19,7 +18,9 @@ import { Cancellation, IdParam, RowDeletion, RowSelection } from '../schemas';
  * An Idempotency-Key is bound to the caller, the decision and the body: the
  * activity that applies the decision records its result under the key in
  * the same transaction, so a retry gets that result (also after
- * continue-as-new or a restart) and a reuse for anything else is a 422.
+ * continue-as-new or a restart) and a reuse for anything else is a 422. A
+ * decision that was refused or failed recorded nothing, so its retry with
+ * the same key is decided afresh.
  */
 export function decisionRoutes(app: OpenAPIHono, deps: AppDeps): void {
   const decide = async <R, A extends m.DecisionBy>(
@@ -41,8 +42,9 @@ export function decisionRoutes(app: OpenAPIHono, deps: AppDeps): void {
     }
     const handle = deps.temporal.workflow.getHandle(record.workflowId);
     const args = { ...arg, user, role: role as m.DecisionBy['role'], ...(request ? { request: { key: request.key, operation: request.operation, requestHash: request.requestHash } } : {}) } as A;
+    // No update id from the key: Temporal would hand a retry the first attempt's failure. The activity's record is the guard.
     try {
-      return await handle.executeUpdate(update, { args: [args], ...(request ? { updateId: updateIdOf(request) } : {}) });
+      return await handle.executeUpdate(update, { args: [args] });
     } catch (e) {
       // The same request may have been applied meanwhile (e.g. by a retry that raced this one): its result is the answer.
       if (request) {
@@ -98,9 +100,4 @@ export function decisionRoutes(app: OpenAPIHono, deps: AppDeps): void {
 
   app.openapi(routeWithBody('cancellation', 'Cancel the reconciliation (reason required), in any status that is not final', Cancellation), async (c) =>
     c.json(await decide(c, m.cancelUpdate, c.req.valid('param').id, c.req.valid('json') as { reason: string }), 200));
-}
-
-/** Distinct requests that share a key get distinct update ids, so Temporal never hands one the other's result. */
-function updateIdOf(r: IdempotentRequest): string {
-  return createHash('sha256').update(JSON.stringify([r.key, r.actor, r.operation, r.subject, r.requestHash])).digest('hex');
 }

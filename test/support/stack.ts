@@ -4,6 +4,7 @@ import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporal
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { createApp } from '../../api/app';
+import { answerClientErrors } from '../../api/client-errors';
 import { upsertUser, type Role } from '../../store/users';
 import { freePort } from '../../platform/free-port';
 import { createWorker } from '../../platform/worker';
@@ -52,6 +53,7 @@ export async function startStack(opts: { worker?: boolean } = {}): Promise<Stack
   const app = createApp({ orm: db.orm, temporal: client, taskQueue });
   const port = await freePort();
   const server: ServerType = serve({ fetch: app.fetch, port, hostname: '127.0.0.1' });
+  answerClientErrors(server);
   const baseUrl = `http://127.0.0.1:${port}`;
 
   return {
