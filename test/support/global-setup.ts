@@ -7,6 +7,10 @@ import { findTemporalBinary } from '../../platform/temporal-binaries';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WORKFLOWS_PATH } from '../../platform/worker';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { randomUUID } from 'node:crypto';
+import { describeProcesses, processesMarked, RUN_MARKER } from './processes';
+import { signal, type ProcessInfo } from '../../platform/proc';
+import { eventually } from './wait';
 
 export const TEMPLATE_DB = 'stocktake_template';
 
@@ -24,11 +28,17 @@ declare module 'vitest' {
  * One real PostgreSQL cluster (throwaway) and one real Temporal dev server for
  * the whole run. Each test file gets its own database cloned from a migrated
  * template, and its own task queue, so files run in parallel without sharing state.
+ *
+ * The run has an id, in RUN_MARKER of the environment every process it starts
+ * inherits (test workers, servers, spawned scripts), and in the path of every
+ * test data directory. Teardown fails the run if any process of it is left.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const run = `run-${process.pid}-${randomUUID().slice(0, 8)}`;
+  process.env[RUN_MARKER] = run;
   const root = path.resolve(import.meta.dirname, '../../.test-data');
-  const dataDir = path.join(root, `pg-${process.pid}`);
-  fs.rmSync(dataDir, { recursive: true, force: true });
+  const runDir = path.join(root, run);
+  const dataDir = path.join(runDir, 'pg');
   const pg = await startEmbeddedPostgres({ dataDir, persistent: false });
   const orm = await openOrm(pg.adminUrl);
   try {
@@ -52,7 +62,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
   // Bundled once per run instead of once per test file's worker.
   const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
-  const workflowBundlePath = path.join(root, `workflow-bundle-${process.pid}.js`);
+  const workflowBundlePath = path.join(runDir, 'workflow-bundle.js');
   fs.writeFileSync(workflowBundlePath, bundle.code);
 
   project.provide('workflowBundlePath', workflowBundlePath);
@@ -62,11 +72,32 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('temporalTestServerPath', temporalTestServerPath);
 
   return async () => {
-    await temporal.teardown();
-    await pg.stop();
-    fs.rmSync(dataDir, { recursive: true, force: true });
-    fs.rmSync(workflowBundlePath, { force: true });
+    try {
+      await temporal.teardown();
+      await pg.stop();
+      fs.rmSync(runDir, { recursive: true, force: true });
+    } finally {
+      await assertNothingLeft(run);
+    }
   };
+}
+
+/**
+ * Everything the run started must be gone once its servers are stopped: a
+ * leftover is SIGKILLed (so it does not outlive the run either) and fails it.
+ * Processes get a few seconds, as a stopped server's children exit after it.
+ */
+async function assertNothingLeft(run: string): Promise<void> {
+  const ours = () => processesMarked(RUN_MARKER, run).filter((p) => !isVitestOwn(p));
+  const left = await eventually(async () => (ours().length === 0 ? [] : undefined), 'the processes of this test run to exit', 10_000).catch(() => ours());
+  if (left.length === 0) return;
+  for (const p of left) signal(p.pid, 'SIGKILL');
+  throw new Error(`the test run left ${left.length} process(es) behind (now killed):\n${describeProcesses(left)}`);
+}
+
+/** Vitest's workers and watchdog inherit the marker too; they are vitest's to stop, after this teardown. */
+function isVitestOwn(p: ProcessInfo): boolean {
+  return (p.argv[0] ?? '').startsWith('vitest') || p.argv.some((arg) => arg.includes(`${path.sep}vitest${path.sep}dist${path.sep}`));
 }
 
 const quietLogger = {

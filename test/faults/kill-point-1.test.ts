@@ -1,0 +1,3 @@
+import { faultScenario } from '../support/fault-scenario';
+
+faultScenario(0);
