@@ -11,46 +11,31 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 const CONTROL_BUT_LINE_BREAKS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/;
 
-const wellFormed = (s: string) => !LONE_SURROGATE.test(s);
+/** Text without the control characters `control` names, and valid Unicode. */
+function safe(text: z.ZodString, control: RegExp) {
+  return text
+    .refine((s) => !control.test(s), 'control characters (such as NUL) are not allowed')
+    .refine((s) => !LONE_SURROGATE.test(s), 'the text is not valid Unicode (lone surrogate)');
+}
 
 /** Identifies master data (warehouse, zone, location, item, device, reason): 1 to `max` characters, no control characters. */
 export function code(max = 100) {
-  return z
-    .string()
-    .trim()
-    .min(1)
-    .max(max)
-    .refine((s) => !CONTROL.test(s), 'control characters (such as NUL) are not allowed')
-    .refine(wellFormed, 'the text is not valid Unicode (lone surrogate)');
+  return safe(z.string().trim().min(1).max(max), CONTROL);
 }
 
 /** An optional attribute of a stock position (lot, serial, handling unit, owner): up to `max` characters, no control characters. */
 export function label(max = 100) {
-  return z
-    .string()
-    .max(max)
-    .refine((s) => !CONTROL.test(s), 'control characters (such as NUL) are not allowed')
-    .refine(wellFormed, 'the text is not valid Unicode (lone surrogate)');
+  return safe(z.string().max(max), CONTROL);
 }
 
 /** Free text a person writes (a reason): 1 to `max` characters; tabs and line breaks allowed, other control characters not. */
 export function freeText(max = 500) {
-  return z
-    .string()
-    .trim()
-    .min(1)
-    .max(max)
-    .refine((s) => !CONTROL_BUT_LINE_BREAKS.test(s), 'control characters (such as NUL) are not allowed')
-    .refine(wellFormed, 'the text is not valid Unicode (lone surrogate)');
+  return safe(z.string().trim().min(1).max(max), CONTROL_BUT_LINE_BREAKS);
 }
 
 /** A comma-separated list of codes in a query string. */
 export function codeList() {
-  return z
-    .string()
-    .max(10_000)
-    .refine((s) => !CONTROL.test(s), 'control characters (such as NUL) are not allowed')
-    .refine(wellFormed, 'the text is not valid Unicode (lone surrogate)');
+  return safe(z.string().max(10_000), CONTROL);
 }
 
 /**

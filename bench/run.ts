@@ -121,7 +121,8 @@ async function submitAll(r: Run): Promise<{ entries: number; submissions: number
     );
     const counted: CountEntryInput[] = expected.map((e) => ({
       location: e.location, item: e.item, lot: e.lot, serial: e.serial, handlingUnit: e.hu, owner: e.owner,
-      quantity: Number(e.qty) + (e.id % 10 === 0 && !e.serial_tracked ? 1 : 0),
+      // Through decimal text, as a device sends it: 12.345 + 1 in binary floating point is 13.344999999999999.
+      quantity: Number((Number(e.qty) + (e.id % 10 === 0 && !e.serial_tracked ? 1 : 0)).toFixed(4)),
     }));
     for (let i = 0; i < counted.length; i += 500) {
       await submitCounts(r.orm.em.fork(), orderId, { submissionId: `b-${i}`, device: 'scanner', countedBy: 'counter', entries: counted.slice(i, i + 500) });
