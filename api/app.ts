@@ -11,12 +11,15 @@ import { reconciliationRoutes } from './routes/reconciliations';
 import { decisionRoutes } from './routes/decisions';
 import { deviceRoutes } from './routes/devices';
 import { reportRoutes } from './routes/reports';
+import { userRoutes } from './routes/users';
 import { temporalProblem } from './temporal-errors';
 
 export interface AppDeps {
   orm: Orm;
   temporal: Client;
   taskQueue: string;
+  /** Signs every decision the API sends to a workflow; the workers' workflows verify it (domain/decision-signature). */
+  decisionKey: Uint8Array;
 }
 
 export type App = OpenAPIHono;
@@ -69,6 +72,7 @@ export function createApp(deps: AppDeps): App {
   decisionRoutes(app, deps);
   deviceRoutes(app, deps);
   reportRoutes(app, deps);
+  userRoutes(app, deps);
   app.doc31('/openapi.json', { openapi: '3.1.0', info: { title: 'Stocktake', version: '0.1.0' } });
   return app;
 }

@@ -4,8 +4,10 @@ import { loadConfig } from '../platform/config';
 import { openDatabase } from '../platform/database';
 import { listen } from '../platform/http-server';
 import { exitOnStartupFailure, stopOnSignal } from '../platform/process-lifecycle';
-import { StartupError } from '../platform/startup-error';
+import { describeTemporalSecurity, temporalConnectionOptions, temporalUnreachable } from '../platform/temporal-connection';
 import { createApp } from './app';
+import { decodeKey } from '../domain/decision-signature';
+import { requireDecisionKey } from '../platform/decision-key';
 import { keepStartingWorkflows } from './workflow-start';
 
 /**
@@ -26,23 +28,24 @@ stopOnSignal('api', EXIT_BOUND_MS, closeAll);
 
 try {
   const config = loadConfig();
+  const decisionKey = decodeKey(requireDecisionKey());
   const db = await openDatabase(config, console.log);
   closers.unshift(() => db.stop());
   const orm = await openOrm(db.url);
   closers.unshift(() => orm.close());
   await migrate(orm);
-  const address = config.temporalAddress ?? '127.0.0.1:7233';
-  const connection = await Connection.connect({ address, connectTimeout: 10_000 }).catch((e: unknown) => {
-    throw new StartupError(`cannot reach Temporal at ${address}: start it or set TEMPORAL_ADDRESS`, e instanceof Error ? e.message : String(e));
+  const options = temporalConnectionOptions(config);
+  const connection = await Connection.connect(options).catch((e: unknown) => {
+    throw temporalUnreachable(config, 'start it or set TEMPORAL_ADDRESS', e);
   });
   closers.unshift(() => connection.close());
   const temporal = new Client({ connection, namespace: config.temporalNamespace });
-  const app = createApp({ orm, temporal, taskQueue: config.taskQueue });
+  const app = createApp({ orm, temporal, taskQueue: config.taskQueue, decisionKey });
   const stopSweep = keepStartingWorkflows({ orm, temporal, taskQueue: config.taskQueue });
   closers.unshift(async () => stopSweep());
   const server = await listen(app.fetch, config.port, '0.0.0.0');
   closers.unshift(() => server.close(REQUEST_GRACE_MS));
-  console.log(`Stocktake API on http://localhost:${config.port} (Temporal ${address})`);
+  console.log(`Stocktake API on http://localhost:${config.port} (Temporal ${options.address}, ${describeTemporalSecurity(config.temporalSecurity)})`);
 } catch (e) {
   await closeAll();
   exitOnStartupFailure('api', e);

@@ -96,13 +96,15 @@ export const CountEntry = z
 export const CountSubmission = z
   .object({
     submissionId: code(200),
-    device: code(),
+    /** Optional: the caller counts as itself; if given it must be the caller's name. */
+    device: code().optional(),
     entries: z.array(CountEntry).min(1).max(5_000),
   })
   .strict()
   .openapi('CountSubmission');
 
 export const DeviceRef = z.object({ device: code() }).strict();
+export const OptionalDevice = z.object({ device: code().optional() }).strict();
 
 export const RowQuery = z.object({
   item: codeList().optional(),

@@ -27,6 +27,10 @@ export const REFUSALS = {
   InvalidCountEntries: 'invalid',
   UnknownWarehouse: 'invalid',
   UnknownScopeCodes: 'invalid',
+  NameTaken: 'conflict',
+  InvalidRole: 'invalid',
+  InvalidAssignee: 'invalid',
+  WarehouseNotGranted: 'forbidden',
   SegregationOfDuties: 'forbidden',
   ApprovalLimitExceeded: 'forbidden',
 } as const satisfies Record<string, RefusalKind>;

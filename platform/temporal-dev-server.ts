@@ -23,13 +23,27 @@ const READY_BOUND_MS = 60_000;
  * Runs `temporal server start-dev` as a child process: a real Temporal server
  * with SQLite persistence in `dbFile` (or in memory when omitted).
  */
-export async function startTemporalDevServer(opts: {
+export async function startTemporalDevServer(opts: DevServerOptions): Promise<RunningTemporal> {
+  // The server picks its own HTTP API port, and a port found free may be taken by the time the
+  // server binds it (tests start servers side by side): such a start is tried again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(opts);
+    } catch (e) {
+      if (attempt >= 3 || !(e instanceof Error) || !/address already in use/.test(e.message)) throw e;
+    }
+  }
+}
+
+interface DevServerOptions {
   dbFile?: string;
   port?: number;
   uiPort?: number;
   namespace?: string;
   log?: (line: string) => void;
-}): Promise<RunningTemporal> {
+}
+
+async function startOnce(opts: DevServerOptions): Promise<RunningTemporal> {
   const log = opts.log ?? (() => {});
   let exe: string;
   try {
@@ -47,12 +61,21 @@ export async function startTemporalDevServer(opts: {
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'warn', '--namespace', namespace];
   // SQLite file persistence keeps workflows across restarts of `npm start`.
   if (opts.dbFile) {
-    fs.mkdirSync(path.dirname(opts.dbFile), { recursive: true });
+    fs.mkdirSync(path.dirname(opts.dbFile), { recursive: true, mode: 0o700 });
+    restrictToOwner(opts.dbFile);
     args.push('--db-filename', opts.dbFile);
   }
   if (opts.uiPort) args.push('--ui-port', String(opts.uiPort));
   else args.push('--headless');
-  const child = spawn(exe, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // The SQLite file and the -wal/-shm files SQLite keeps beside it hold every
+  // workflow's history: readable by their owner only. The server creates them
+  // with the umask it inherits, so it runs under umask 077: a shell sets it and
+  // execs the server (same pid, so signals and leftover detection see the
+  // server itself). Set there rather than with process.umask() here, which
+  // would be process-wide and also apply to files Node's threads create
+  // meanwhile; and rather than by a chmod after start, which would leave the
+  // files open to others until then.
+  const child = spawn('/bin/sh', ['-c', 'umask 077 && exec "$0" "$@"', exe, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const tail: string[] = [];
   const keep = (c: Buffer) => {
     for (const line of c.toString().split('\n').filter((l) => l.trim())) {
@@ -115,6 +138,23 @@ export async function stopLeftoverDevServers(dbFile: string, log: (line: string)
   while (leftovers.some((p) => isAlive(p.pid))) {
     if (Date.now() > deadline) for (const p of leftovers) signal(p.pid, 'SIGKILL');
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * Files an earlier version left readable by others (the server opens existing
+ * files as they are, and SQLite gives new -wal/-shm files the database file's mode).
+ */
+function restrictToOwner(dbFile: string): void {
+  for (const file of [dbFile, `${dbFile}-wal`, `${dbFile}-shm`, `${dbFile}-journal`]) {
+    try {
+      fs.chmodSync(file, 0o600);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw new StartupError(
+        `cannot make ${file} readable by its owner only (${(e as NodeJS.ErrnoException).code ?? String(e)}): run npm start as the owner of ${path.dirname(dbFile)}, or set STOCKTAKE_DATA_DIR to a folder of yours`,
+      );
+    }
   }
 }
 

@@ -1,6 +1,7 @@
-import { NativeConnection, type Worker, type WorkerOptions } from '@temporalio/worker';
+import type { NativeConnectionOptions, Worker, WorkerOptions } from '@temporalio/worker';
 import type { Orm } from '../db/orm';
 import { supervise, type Supervised } from './supervisor';
+import { connectNative } from './temporal-connection';
 import { createWorker } from './worker';
 
 /**
@@ -19,24 +20,29 @@ export const WORKER_STOP_BOUND_MS = 12_000;
 /**
  * The worker `npm start` runs. If it fails (its Temporal server unreachable
  * for longer than the SDK retries, for instance), a new connection and worker
- * replace it, with the supervisor's backoff.
+ * replace it, with the supervisor's backoff. `connection`: from
+ * platform/temporal-connection.ts's nativeConnectionOptions (address, TLS, API key).
  */
 export async function runSupervisedWorker(opts: {
-  address: string;
+  connection: NativeConnectionOptions;
   namespace: string;
   taskQueue: string;
   orm: Orm;
+  /** Compiled into the workflow bundle: the workflows verify the API's decisions with it. */
+  decisionKey: string;
   log: (line: string) => void;
   until?: AbortSignal;
 }): Promise<{ stop(): Promise<void> }> {
   return supervise({ name: 'worker', start: () => startWorker(opts), log: opts.log, until: opts.until });
 }
 
-async function startWorker(opts: { address: string; namespace: string; taskQueue: string; orm: Orm }): Promise<Supervised> {
-  const connection = await NativeConnection.connect({ address: opts.address });
+async function startWorker(opts: { connection: NativeConnectionOptions; namespace: string; taskQueue: string; orm: Orm; decisionKey: string }): Promise<Supervised> {
+  const connection = await connectNative(opts.connection);
   let worker: Worker;
   try {
-    worker = await createWorker({ connection, namespace: opts.namespace, taskQueue: opts.taskQueue, orm: opts.orm, options: WORKER_SHUTDOWN });
+    worker = await createWorker({
+      connection, namespace: opts.namespace, taskQueue: opts.taskQueue, orm: opts.orm, decisionKey: opts.decisionKey, options: WORKER_SHUTDOWN,
+    });
   } catch (e) {
     await connection.close().catch(() => {});
     throw e;

@@ -1,21 +1,20 @@
-import { createRequire } from 'node:module';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { FailureTranslation } from '../activities/failure-translation';
 import type { Orm } from '../db/orm';
+import { WORKFLOWS_PATH, withDecisionKey } from './workflow-bundle';
 
-const require = createRequire(import.meta.url);
-
-/** The path the worker bundles; workflows/index.ts lists every workflow. */
-export const WORKFLOWS_PATH = require.resolve('../workflows/index.ts');
+export { WORKFLOWS_PATH } from './workflow-bundle';
 
 export async function createWorker(opts: {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
   orm: Orm;
-  /** A pre-built bundle (tests build one per run); otherwise the worker bundles WORKFLOWS_PATH itself. */
+  /** A pre-built bundle (tests build one per run, with their key); otherwise the worker bundles WORKFLOWS_PATH itself. */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** The decision key compiled into the bundle the worker builds (ignored with a pre-built bundle). */
+  decisionKey?: string;
   /** Extra worker options (e.g. shutdown times) for the process that runs it. */
   options?: Partial<WorkerOptions>;
 }): Promise<Worker> {
@@ -25,7 +24,9 @@ export async function createWorker(opts: {
     taskQueue: opts.taskQueue,
     activities: createActivities(opts.orm),
     interceptors: { activity: [(ctx) => ({ inbound: new FailureTranslation(ctx) })] },
-    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    ...(opts.workflowBundle
+      ? { workflowBundle: opts.workflowBundle }
+      : { workflowsPath: WORKFLOWS_PATH, bundlerOptions: { webpackConfigHook: withDecisionKey(opts.decisionKey ?? '') } }),
     // Bulk activities hold a database connection each; keep concurrency within the pool.
     maxConcurrentActivityTaskExecutions: 8,
     // A cancel reaches an activity with the answer to its next heartbeat: at most a second after it was decided.

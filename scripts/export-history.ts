@@ -3,6 +3,8 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../platform/config';
+import { exitOnStartupFailure } from '../platform/process-lifecycle';
+import { temporalConnectionOptions, temporalUnreachable } from '../platform/temporal-connection';
 
 /**
  * Saves a workflow's history as JSON, for debugging and for the replay suite:
@@ -15,10 +17,18 @@ if (!values['workflow-id'] || !values.out) {
   console.error('usage: npm run history:export -- --workflow-id <id> [--run-id <run>] --out <file.json>');
   process.exit(2);
 }
-const config = loadConfig();
-const connection = await Connection.connect({ address: config.temporalAddress ?? '127.0.0.1:7233' });
+const { config, connection } = await connect().catch((e: unknown) => exitOnStartupFailure('history:export', e));
 const client = new Client({ connection, namespace: config.temporalNamespace });
 const history = await client.workflow.getHandle(values['workflow-id'], values['run-id']).fetchHistory();
 fs.writeFileSync(values.out, historyToJSON(history));
 console.log(`wrote ${history.events?.length ?? 0} events to ${values.out}`);
 await connection.close();
+
+/** TEMPORAL_ADDRESS with the TEMPORAL_TLS_* / TEMPORAL_API_KEY settings, as the API and the worker connect. */
+async function connect() {
+  const config = loadConfig();
+  const connection = await Connection.connect(temporalConnectionOptions(config)).catch((e: unknown) => {
+    throw temporalUnreachable(config, 'start it or set TEMPORAL_ADDRESS', e);
+  });
+  return { config, connection };
+}

@@ -9,15 +9,25 @@ import { keepStartingWorkflows } from '../api/workflow-start';
 import { upsertUser, type Role } from '../store/users';
 import fs from 'node:fs';
 import net from 'node:net';
-import { loadConfig, type Config } from '../platform/config';
+import { loadConfig, PLAINTEXT, type Config } from '../platform/config';
 import { openDatabase } from '../platform/database';
 import { freePort } from '../platform/free-port';
 import { listen } from '../platform/http-server';
+import { serverAccount } from '../platform/postgres-account';
 import { acquireStartLock } from '../platform/start-lock';
 import { describeStartupFailure, StartupError } from '../platform/startup-error';
 import { supervise } from '../platform/supervisor';
+import {
+  describeTemporalSecurity,
+  nativeConnectionOptions,
+  temporalConnectionOptions,
+  temporalUnreachable,
+  type TemporalTarget,
+} from '../platform/temporal-connection';
 import { startTemporalDevServer, stopLeftoverDevServers } from '../platform/temporal-dev-server';
 import { runSupervisedWorker } from '../platform/worker-runner';
+import { localDecisionKey } from '../platform/decision-key';
+import { decodeKey } from '../domain/decision-signature';
 
 /**
  * `npm start`: the whole of Stocktake in one command on the embedded defaults
@@ -39,8 +49,12 @@ async function main(): Promise<void> {
   // Signals are ours to handle: the SDK's own handler would stop the worker behind its supervisor's back.
   Runtime.install({ shutdownSignals: [] });
   const config = loadStartConfig();
+  // Before anything is written into it: tokens, Temporal's history and the cluster are nobody else's to read.
+  makeDataDirPrivate(config);
   const lock = acquireStartLock(config.dataDir);
   stops.unshift(async () => lock.release());
+  // The API signs decisions with it and the worker's workflows verify them: one key, kept with the data.
+  const decisionKey = localDecisionKey(config.dataDir);
   // Checked before anything starts: the commonest failure should not wait for PostgreSQL and Temporal.
   if (!(await isFree(config.port))) {
     throw new StartupError(`port ${config.port} on 127.0.0.1 is already in use (another Stocktake?): stop what uses it or set PORT to a free port`);
@@ -48,6 +62,8 @@ async function main(): Promise<void> {
 
   const db = await openDatabase(config, say, { supervise: true, until: shuttingDown.signal });
   stops.unshift(() => db.stop());
+  // Again, now that it is known whether the cluster lives inside the data directory (see makeDataDirPrivate).
+  makeDataDirPrivate(config);
   const orm = await openOrm(db.url);
   // A pool waits for its connections; one held by the statement of an activity abandoned at shutdown would keep it waiting.
   stops.unshift(() => Promise.race([orm.close(), new Promise((r) => setTimeout(r, 5_000).unref())]));
@@ -60,9 +76,13 @@ async function main(): Promise<void> {
   }
   await ensureDemoUsers(orm, config);
 
-  let address = config.temporalAddress;
+  // TEMPORAL_ADDRESS with its TLS / API key settings, or the dev server started here: plain loopback.
+  let target: TemporalTarget = config;
   let uiUrl: string | undefined;
-  if (!address) {
+  if (!config.temporalAddress) {
+    if (config.temporalSecurity.tls || config.temporalSecurity.apiKey) {
+      say('TEMPORAL_TLS_* / TEMPORAL_API_KEY apply to TEMPORAL_ADDRESS only: the dev server started here is reached over plain loopback');
+    }
     const dbFile = path.join(config.dataDir, 'temporal.sqlite');
     await stopLeftoverDevServers(dbFile, say);
     // Chosen once, so a restarted server is where the worker and the API already look.
@@ -75,17 +95,25 @@ async function main(): Promise<void> {
       until: shuttingDown.signal,
     });
     stops.unshift(() => temporal.stop());
-    address = temporal.current.address;
+    target = { temporalAddress: temporal.current.address, temporalSecurity: PLAINTEXT };
     uiUrl = temporal.current.uiUrl;
   }
 
-  const connection = await connectClient(address);
+  const connection = await connectClient(target);
   stops.unshift(() => connection.close());
-  const worker = await runSupervisedWorker({ address, namespace: config.temporalNamespace, taskQueue: config.taskQueue, orm, log: say, until: shuttingDown.signal });
+  const worker = await runSupervisedWorker({
+    connection: nativeConnectionOptions(target),
+    namespace: config.temporalNamespace,
+    taskQueue: config.taskQueue,
+    orm,
+    decisionKey,
+    log: say,
+    until: shuttingDown.signal,
+  });
   stops.unshift(() => worker.stop());
 
   const temporalClient = new Client({ connection, namespace: config.temporalNamespace });
-  const app = createApp({ orm, temporal: temporalClient, taskQueue: config.taskQueue });
+  const app = createApp({ orm, temporal: temporalClient, taskQueue: config.taskQueue, decisionKey: decodeKey(decisionKey) });
   const stopSweep = keepStartingWorkflows({ orm, temporal: temporalClient, taskQueue: config.taskQueue });
   stops.unshift(async () => stopSweep());
   const server = await listen(app.fetch, config.port, '127.0.0.1');
@@ -93,7 +121,7 @@ async function main(): Promise<void> {
   stops.unshift(() => server.close());
 
   say(`API         http://127.0.0.1:${config.port}  (health: /health, OpenAPI: /openapi.json)`);
-  say(`Temporal    ${address}${uiUrl ? `  (Web UI: ${uiUrl})` : ''}`);
+  say(`Temporal    ${target.temporalAddress}${uiUrl ? `  (Web UI: ${uiUrl})` : `  (${describeTemporalSecurity(target.temporalSecurity)})`}`);
   say(`Database    ${config.databaseUrl ? 'DATABASE_URL' : `embedded PostgreSQL in ${path.join(config.dataDir, 'pg')}`}`);
   say('Ctrl-C stops everything.');
 }
@@ -102,18 +130,57 @@ function loadStartConfig(): Config {
   try {
     return loadConfig();
   } catch (e) {
+    // The TLS settings' errors are whole sentences already.
+    if (e instanceof StartupError) throw e;
     throw new StartupError(`${e instanceof Error ? e.message : String(e)}: correct the variable or unset it`);
   }
 }
 
-async function connectClient(address: string): Promise<Connection> {
+async function connectClient(target: TemporalTarget): Promise<Connection> {
   try {
-    return await Connection.connect({ address, connectTimeout: 10_000 });
+    return await Connection.connect(temporalConnectionOptions(target));
   } catch (e) {
+    throw temporalUnreachable(target, 'start it, correct TEMPORAL_ADDRESS, or unset it to run the dev server', e);
+  }
+}
+
+/**
+ * The data directory holds the demo users' bearer tokens, Temporal's SQLite
+ * file (every workflow's history) and normally the PostgreSQL cluster: its
+ * owner's alone, mode 0700, whatever the umask made of it or an earlier
+ * version left. One exception: as root with the embedded PostgreSQL, the
+ * server runs as the `postgres` user and must still pass through to its
+ * cluster in <dataDir>/pg; the directory then gets group `postgres` and mode
+ * 0710, which lets that group traverse it but neither list nor read anything
+ * (every file here is 0600 or PostgreSQL's own 0700 directory). Plain 0700
+ * would lock the server out, and cluster-location.ts would move the cluster
+ * to /var/lib/stocktake instead. A cluster already moved there (<dataDir>/pg
+ * is its symlink) needs no passage: 0700 then.
+ */
+function makeDataDirPrivate(config: Config): void {
+  const dir = config.dataDir;
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const account = config.databaseUrl ? undefined : serverAccount(say);
+    const clusterInside = account !== undefined && !isSymlink(path.join(dir, 'pg'));
+    if (clusterInside) fs.chownSync(dir, fs.statSync(dir).uid, account.gid);
+    fs.chmodSync(dir, clusterInside ? 0o710 : 0o700);
+    const tokens = path.join(dir, 'demo-tokens.json');
+    if (fs.existsSync(tokens)) fs.chmodSync(tokens, 0o600);
+  } catch (e) {
+    if (e instanceof StartupError) throw e;
+    const err = e as NodeJS.ErrnoException;
     throw new StartupError(
-      `cannot reach Temporal at ${address}: start it, correct TEMPORAL_ADDRESS, or unset it to run the dev server`,
-      e instanceof Error ? e.message : String(e),
+      `cannot make ${dir} private to its owner (${err.code ?? err.message}): run npm start as the owner of ${dir}, or set STOCKTAKE_DATA_DIR to a folder of yours`,
     );
+  }
+}
+
+function isSymlink(file: string): boolean {
+  try {
+    return fs.lstatSync(file).isSymbolicLink();
+  } catch {
+    return false;
   }
 }
 
@@ -124,12 +191,12 @@ async function connectClient(address: string): Promise<Connection> {
 async function ensureDemoUsers(orm: Awaited<ReturnType<typeof openOrm>>, config: Config): Promise<void> {
   const file = path.join(config.dataDir, 'demo-tokens.json');
   if (fs.existsSync(file)) return;
-  const users: Record<string, Role> = { manager: 'manager', senior: 'senior_manager', counter: 'counter' };
+  const users: Record<string, Role> = { manager: 'manager', senior: 'senior_manager', counter: 'counter', auditor: 'auditor', admin: 'admin' };
   const tokens: Record<string, { role: Role; token: string }> = {};
   for (const [name, role] of Object.entries(users)) tokens[name] = { role, token: await upsertUser(orm.em.fork(), name, role) };
   fs.mkdirSync(config.dataDir, { recursive: true });
   fs.writeFileSync(file, JSON.stringify(tokens, null, 2), { mode: 0o600 });
-  say(`demo users manager, senior, counter: bearer tokens in ${file}`);
+  say(`demo users manager, senior, counter, auditor, admin: bearer tokens in ${file}`);
 }
 
 let stopping = false;

@@ -1,10 +1,11 @@
-import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { Runtime, type Worker } from '@temporalio/worker';
 import { migrate, openOrm } from '../db/orm';
 import { loadConfig } from '../platform/config';
 import { openDatabase } from '../platform/database';
 import { exitOnStartupFailure, stopOnSignal } from '../platform/process-lifecycle';
-import { StartupError } from '../platform/startup-error';
+import { connectNative, describeTemporalSecurity, nativeConnectionOptions, temporalUnreachable } from '../platform/temporal-connection';
 import { createWorker } from '../platform/worker';
+import { requireDecisionKey } from '../platform/decision-key';
 import { WORKER_SHUTDOWN, WORKER_STOP_BOUND_MS } from '../platform/worker-runner';
 
 /**
@@ -40,18 +41,19 @@ stopOnSignal('worker', EXIT_BOUND_MS, async () => {
 
 try {
   const config = loadConfig();
-  const address = config.temporalAddress ?? '127.0.0.1:7233';
+  const options = nativeConnectionOptions(config);
+  const decisionKey = requireDecisionKey();
   const db = await openDatabase(config, console.log);
   closers.unshift(() => db.stop());
   const orm = await openOrm(db.url);
   closers.unshift(() => orm.close());
   await migrate(orm);
-  const connection = await NativeConnection.connect({ address }).catch((e: unknown) => {
-    throw new StartupError(`cannot reach Temporal at ${address}: start it or set TEMPORAL_ADDRESS`, e instanceof Error ? e.message : String(e));
+  const connection = await connectNative(options).catch((e: unknown) => {
+    throw temporalUnreachable(config, 'start it or set TEMPORAL_ADDRESS', e);
   });
   closers.unshift(() => connection.close());
-  current.worker = await createWorker({ connection, namespace: config.temporalNamespace, taskQueue: config.taskQueue, orm, options: WORKER_SHUTDOWN });
-  console.log(`worker polling task queue ${config.taskQueue} on ${address}`);
+  current.worker = await createWorker({ connection, namespace: config.temporalNamespace, taskQueue: config.taskQueue, orm, decisionKey, options: WORKER_SHUTDOWN });
+  console.log(`worker polling task queue ${config.taskQueue} on ${options.address} (${describeTemporalSecurity(config.temporalSecurity)})`);
 } catch (e) {
   await closeAll();
   exitOnStartupFailure('worker', e);

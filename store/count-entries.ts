@@ -1,5 +1,6 @@
 import { affected, one, rows, sql, type Em } from '../db/sql';
 import { MAX_COUNTED_QUANTITY, MAX_INVENTORY_QUANTITY, MAX_VALUE, quantityProblem } from '../domain/quantity-bounds';
+import { audit } from './audit';
 import { requestHash } from './idempotency';
 import { notFound, refuse } from './refusal';
 
@@ -40,8 +41,8 @@ export async function submitCounts(
 ): Promise<{ submissionId: string; accepted: number; duplicate: boolean }> {
   const hash = requestHash(submission.entries);
   return em.transactional(async (tx) => {
-    const order = await one(tx, sql<{ status: string; assigned_to: string | null; warehouse: string }>`
-      select o.status, o.assigned_to, r.warehouse_code as warehouse
+    const order = await one(tx, sql<{ status: string; assigned_to: string | null; warehouse: string; reconciliation_id: string }>`
+      select o.status, o.assigned_to, r.warehouse_code as warehouse, o.reconciliation_id
       from count_order o join reconciliation r on r.id = o.reconciliation_id where o.id = ${orderId} for update of o`);
     if (!order) throw notFound(`count order ${orderId}`);
     const prior = await one(tx, sql<{ request_hash: string; entries: number }>`
@@ -62,6 +63,13 @@ export async function submitCounts(
     await insertEntries(tx, orderId, order.warehouse, submission);
     await affected(tx, sql`insert into count_submission (count_order_id, submission_id, request_hash, entries, device)
       values (${orderId}, ${submission.submissionId}, ${hash}, ${submission.entries.length}, ${submission.device})`);
+    await audit(tx, {
+      reconciliationId: order.reconciliation_id,
+      actor: submission.countedBy,
+      action: 'count_submitted',
+      subject: `count order ${orderId}`,
+      after: { submissionId: submission.submissionId, entries: submission.entries.length, device: submission.device },
+    });
     return { submissionId: submission.submissionId, accepted: submission.entries.length, duplicate: false };
   });
 }

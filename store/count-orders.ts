@@ -1,7 +1,8 @@
 import { affected, one, rows, sql, type Em } from '../db/sql';
 import type { SplitPolicy } from '../domain/scope';
-import { auditFrom } from './audit';
+import { audit, auditFrom } from './audit';
 import { notFound, refuse } from './refusal';
+import { canCountIn } from './users';
 
 /**
  * Count orders and their tasks: the initial count is location-based and
@@ -19,6 +20,7 @@ export interface OrdersCreated {
 export interface CountOrderView {
   id: number;
   reconciliationId: string;
+  warehouse: string;
   round: number;
   kind: 'initial' | 'recount';
   status: 'open' | 'complete' | 'cancelled';
@@ -119,27 +121,35 @@ export async function cancelOpenOrders(em: Em, reconciliationId: string): Promis
   return affected(em, sql`update count_order set status = 'cancelled' where reconciliation_id = ${reconciliationId} and status = 'open'`);
 }
 
-const ORDER_COLUMNS = sql`o.id::int, o.reconciliation_id as "reconciliationId", o.round, o.kind, o.status,
+const ORDER_COLUMNS = sql`o.id::int, o.reconciliation_id as "reconciliationId", r.warehouse_code as warehouse, o.round, o.kind, o.status,
   o.assigned_to as "assignedTo", o.completed_at as "completedAt",
   (select count(*)::int from count_task t where t.count_order_id = o.id) as tasks`;
+const ORDERS = sql`count_order o join reconciliation r on r.id = o.reconciliation_id`;
 
 export async function getCountOrder(em: Em, id: number): Promise<CountOrderView> {
-  const order = await one(em, sql<CountOrderView>`select ${ORDER_COLUMNS} from count_order o where o.id = ${id}`);
+  const order = await one(em, sql<CountOrderView>`select ${ORDER_COLUMNS} from ${ORDERS} where o.id = ${id}`);
   if (!order) throw notFound(`count order ${id}`);
   return order;
 }
 
 export async function ordersOfReconciliation(em: Em, reconciliationId: string): Promise<CountOrderView[]> {
-  return rows(em, sql<CountOrderView>`select ${ORDER_COLUMNS} from count_order o
+  return rows(em, sql<CountOrderView>`select ${ORDER_COLUMNS} from ${ORDERS}
     where o.reconciliation_id = ${reconciliationId} order by o.round, o.sequence`);
 }
 
-export async function ordersAssignedTo(em: Em, device: string): Promise<CountOrderView[]> {
-  return rows(em, sql<CountOrderView>`select ${ORDER_COLUMNS} from count_order o
-    where o.assigned_to = ${device} and o.status = 'open' order by o.created_at, o.id`);
+/** Open orders assigned to a counting principal, in the warehouses given (all when 'all'). */
+export async function ordersAssignedTo(em: Em, assignee: string, warehouses: 'all' | string[]): Promise<CountOrderView[]> {
+  const codes = warehouses === 'all' ? null : warehouses;
+  return rows(em, sql<CountOrderView>`select ${ORDER_COLUMNS} from ${ORDERS}
+    where o.assigned_to = ${assignee} and o.status = 'open' and (${codes}::text[] is null or r.warehouse_code = any(${codes}::text[]))
+    order by o.created_at, o.id`);
 }
 
 export async function assignCountOrder(em: Em, id: number, device: string, user: string): Promise<CountOrderView> {
+  const order = await getCountOrder(em, id);
+  if (!(await canCountIn(em, device, order.warehouse))) {
+    throw refuse('InvalidAssignee', `${device} is not a counter, device or manager granted warehouse ${order.warehouse}`);
+  }
   const n = await affected(em, sql`
     with before as (select id, assigned_to from count_order where id = ${id} and status = 'open' for update),
     assigned as (
@@ -149,10 +159,7 @@ export async function assignCountOrder(em: Em, id: number, device: string, user:
       select a.reconciliation_id, ${user}, 'count_order_assigned', 'count order ' || a.id,
              jsonb_build_object('assignedTo', b.assigned_to), jsonb_build_object('assignedTo', ${device}::text)
       from assigned a join before b on b.id = a.id`)}`);
-  if (n === 0) {
-    const order = await getCountOrder(em, id);
-    throw refuse('CountOrderClosed', `count order ${id} is ${order.status} and can no longer be assigned`);
-  }
+  if (n === 0) throw refuse('CountOrderClosed', `count order ${id} is ${order.status} and can no longer be assigned`);
   return getCountOrder(em, id);
 }
 
@@ -171,7 +178,7 @@ export async function countTasks(em: Em, orderId: number, page: { after: number;
     sql<Record<string, unknown>>`
       select t.id::int as "taskId", l.code as location, z.code as zone,
              i.code as item, r.lot, r.serial, r.handling_unit as "handlingUnit", r.owner,
-             case when ${order.blind} then null else r.snapshot_quantity::float8 end as "expectedQuantity"
+             r.snapshot_quantity::float8 as "expectedQuantity"
       from count_task t
       join location l on l.id = t.location_id
       join zone z on z.id = l.zone_id
@@ -180,7 +187,12 @@ export async function countTasks(em: Em, orderId: number, page: { after: number;
       where t.count_order_id = ${orderId} and t.id > ${page.after}
       order by t.id limit ${page.limit}`,
   );
-  const cleaned = tasks.map((t) => (t.item === null ? { taskId: t.taskId, location: t.location, zone: t.zone } : t));
+  // A blind count's tasks carry no expected quantity at all, not even as null.
+  const cleaned = tasks.map((t) => {
+    if (t.item === null) return { taskId: t.taskId, location: t.location, zone: t.zone };
+    if (!order.blind) return t;
+    return Object.fromEntries(Object.entries(t).filter(([k]) => k !== 'expectedQuantity'));
+  });
   return { kind: order.kind, blind: order.blind, tasks: cleaned };
 }
 
@@ -205,6 +217,7 @@ export async function completeCountOrder(
     const alreadyComplete = order.status === 'complete';
     if (!alreadyComplete) {
       await affected(tx, sql`update count_order set status = 'complete', completed_at = now(), completed_by = ${user} where id = ${orderId}`);
+      await audit(tx, { reconciliationId: order.reconciliation_id, actor: user, action: 'count_order_completed', subject: `count order ${orderId}`, after: { device } });
     }
     return { reconciliationId: order.reconciliation_id, round: order.round, alreadyComplete };
   });

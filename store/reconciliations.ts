@@ -172,8 +172,12 @@ export async function requireReconciliation(em: Em, id: string): Promise<Reconci
   return rec;
 }
 
-export async function listReconciliations(em: Em, limit: number): Promise<ReconciliationRecord[]> {
-  return rows(em, sql<ReconciliationRecord>`select ${RECORD_COLUMNS} from reconciliation order by number desc limit ${limit}`);
+/** Newest first, in the warehouses given (all when 'all'). */
+export async function listReconciliations(em: Em, limit: number, warehouses: 'all' | string[] = 'all'): Promise<ReconciliationRecord[]> {
+  const codes = warehouses === 'all' ? null : warehouses;
+  return rows(em, sql<ReconciliationRecord>`select ${RECORD_COLUMNS} from reconciliation
+    where ${codes}::text[] is null or warehouse_code = any(${codes}::text[])
+    order by number desc limit ${limit}`);
 }
 
 export interface LockedReconciliation {

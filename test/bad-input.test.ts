@@ -35,7 +35,7 @@ describe('bad input', () => {
       ['unknown count order', raw('POST', '/count-orders/999999/submissions', JSON.stringify({ submissionId: 's', device: 'd', entries: [{ location: 'A-01', item: 'P1', quantity: 1 }] }), 'dev-1'), 404],
       ['negative count', raw('POST', '/count-orders/1/submissions', JSON.stringify({ submissionId: 's', device: 'd', entries: [{ location: 'A-01', item: 'P1', quantity: -1 }] }), 'dev-1'), 422],
       ['empty batch', raw('POST', '/count-orders/1/submissions', JSON.stringify({ submissionId: 's', device: 'd', entries: [] }), 'dev-1'), 422],
-      ['no route', raw('GET', '/warehouses', ''), 404],
+      ['no route', raw('GET', '/stockrooms', ''), 404],
     ];
     for (const [name, request, status] of cases) {
       const res = await request();

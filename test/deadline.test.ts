@@ -11,6 +11,7 @@ import { one, sql } from '../db/sql';
 import * as m from '../workflows/messages';
 import { freshDatabase, type TestDatabase } from './support/db';
 import { smallWarehouse } from './support/fixtures';
+import { executeSigned } from './support/signed';
 
 /**
  * On the time-skipping test server a three-day count deadline passes in
@@ -64,7 +65,7 @@ describe('count deadline (time-skipping server)', () => {
         args: [{ reconciliationId: record.id, countDeadlineMinutes: record.countDeadlineMinutes } satisfies m.ReconciliationInput],
       });
       await waitUntil(async () => (await handle.query(m.progressQuery)).status === 'ready');
-      const started = await handle.executeUpdate(m.startInitialCountUpdate, { args: [{ user: 'manager-1', role: 'manager' }] });
+      const started = await executeSigned(handle, m.startInitialCountUpdate, { user: 'manager-1', role: 'manager' });
       const orderId = (await one(db.orm.em.fork(), sql<{ id: number }>`select id::int from count_order where round = 0`))!.id;
       await submitCounts(db.orm.em.fork(), orderId, {
         submissionId: 's1',
@@ -91,7 +92,7 @@ describe('count deadline (time-skipping server)', () => {
         select r.counted_quantity::text as counted from reconciliation_row r join item i on i.id = r.item_id
         join location l on l.id = r.location_id where i.code = 'P1' and l.code = 'A-01'`);
       expect(Number(row!.counted)).toBe(7);
-      await handle.executeUpdate(m.cancelUpdate, { args: [{ user: 'manager-1', role: 'manager', reason: 'test over' }] });
+      await executeSigned(handle, m.cancelUpdate, { user: 'manager-1', role: 'manager', reason: 'test over' }, await env.currentTimeMs());
       expect(await handle.result()).toEqual({ status: 'cancelled' });
     });
   });

@@ -76,8 +76,9 @@ describe('full warehouse reconciliation', () => {
     const wrongPlace = await f.submit(orderA!.id, 'a-2', [{ location: 'B-01', item: 'P1', quantity: 1 }]);
     expect(wrongPlace.status).toBe(422);
     expect(wrongPlace.body.detail).toContain('not part of this count order');
+    // A device sees and counts only the orders assigned to it: another device's order does not exist for it.
     const wrongDevice = await f.submit(orderB!.id, 'b-0', [{ location: 'B-01', item: 'P1', quantity: 1 }], 'dev-1');
-    expect(wrongDevice.status).toBe(409);
+    expect(wrongDevice.status).toBe(404);
 
     const zoneB = [
       { location: 'B-01', item: 'LOT', lot: 'L1', quantity: 18 },

@@ -35,6 +35,8 @@ describe('input bounds', () => {
       await f.waitFor(rec.id, 'ready');
       await f.decide(rec.id, 'initial-count');
       const [order] = await f.orders(rec.id, 0);
+      // dev-1 counts it: a device submits only to orders assigned to it.
+      await f.assignIfOpen(order!.id, 'dev-1');
       return { id: rec.id, orderId: order!.id };
     })());
 
@@ -103,7 +105,7 @@ describe('input bounds', () => {
       refusedText(await stack.http('POST', `/count-orders/${orderId}/assignment`, { device: `dev${bad}` }), 'device', 'assignment');
       refusedText(await stack.http('POST', `/count-orders/${orderId}/completion`, { device: `dev-1${bad}` }, { 'x-as': 'dev-1' }), 'device', 'completion');
       expect(await tableCounts(stack)).toEqual(before);
-      expect(await rows(db(), sql`select status, assigned_to from count_order where id = ${orderId}`)).toEqual([{ status: 'open', assigned_to: null }]);
+      expect(await rows(db(), sql`select status, assigned_to from count_order where id = ${orderId}`)).toEqual([{ status: 'open', assigned_to: 'dev-1' }]);
       expect((await t.f.progress(id))!.status).toBe('counting');
     });
   }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
@@ -7,6 +8,8 @@ import { isAlive, listProcesses, signal } from '../platform/proc';
 import { postgresProcessesIn } from '../platform/stale-cluster';
 import { startTemporalDevServer, type RunningTemporal } from '../platform/temporal-dev-server';
 import { ROOT, runDataDir, signalGroup, spawnGroup, startStocktake, type RunningStart, type SpawnedGroup, type StartPorts } from './support/processes';
+
+const DECISION_KEY = randomBytes(32).toString('hex');
 import { eventually } from './support/wait';
 
 /**
@@ -125,6 +128,8 @@ describe('recovery under npm start', () => {
           DATABASE_URL: '',
           TEMPORAL_ADDRESS: temporal!.address,
           TASK_QUEUE: 'recovery-sigterm',
+          // The API and the worker of one deployment share the decision key.
+          STOCKTAKE_DECISION_KEY: DECISION_KEY,
           ...env,
         },
         dataDirs: [dataDir],

@@ -40,6 +40,8 @@ describe('release survives a worker killed mid-posting', () => {
         DATABASE_URL: stack.db.url,
         TEMPORAL_ADDRESS: inject('temporalAddress'),
         TASK_QUEUE: stack.taskQueue,
+        // The key the tests' API signs decisions with: this worker's workflows verify them.
+        STOCKTAKE_DECISION_KEY: inject('decisionKey'),
         // Small batches: many commits, so the kill lands between some of them.
         POSTING_BATCH_ROWS: '50',
       },

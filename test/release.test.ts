@@ -37,9 +37,10 @@ describe('release', () => {
       { location: 'B-01', item: 'LOT', lot: 'L1', quantity: 25, blocked: { quality: 5 } },
       { location: 'B-01', item: 'SER', serial: 'S1', quantity: 1 },
     ])).status).toBe(201);
-    // A manager counts the stock found in B-01, so that manager may not approve it.
+    // A manager takes the order over and counts the stock found in B-01, so that manager may not approve it.
+    expect((await stack.http('POST', `/count-orders/${order!.id}/assignment`, { device: 'manager-2' })).status).toBe(200);
     expect((await f.submit(order!.id, 'c-2', [{ location: 'B-01', item: 'P1', quantity: 2 }], 'manager-2')).status).toBe(201);
-    await f.complete(order!.id);
+    await f.complete(order!.id, 'manager-2');
     await f.waitFor(rec.id, 'review', 0);
 
     const row = (item: string, location: string) => f.row(rec.id, item, location);

@@ -55,7 +55,7 @@ describe('npm start', () => {
   it('keeps the data of the first start in a second one', async () => {
     const second = await startStocktake({ dataDir, ports });
     started.push(second);
-    const again = (await (await fetch(`${second.baseUrl}/reconciliations/${id}`, { headers: { authorization: `Bearer ${second.token('counter')}` } })).json()) as {
+    const again = (await (await fetch(`${second.baseUrl}/reconciliations/${id}`, { headers: { authorization: `Bearer ${second.token('auditor')}` } })).json()) as {
       progress: { status: string; rows: { total: number } };
     };
     expect(again.progress.status).toBe('ready');

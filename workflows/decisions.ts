@@ -1,10 +1,12 @@
-import { ApplicationFailure, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { UpdateDefinition } from '@temporalio/common';
 import type { Mutex } from 'async-mutex';
 import { statusRefusal, type Decision, type ReconciliationStatus, type Transition } from '../domain/reconciliation-status';
 import type { RowCounts } from './messages';
 import * as m from './messages';
 import { bookkeeping, decisions } from './activity-options';
+import { verifyDecision } from '../domain/decision-signature';
+import { decisionKey } from './decision-key';
 import { asDecisionFailure } from './failures';
 import { startRound, type ReconciliationState } from './reconciliation-state';
 import type { RunningStep } from './running-step';
@@ -58,7 +60,12 @@ export function registerDecisions(ctx: DecisionContext): void {
           release();
         }
       },
-      { validator: refusal },
+      {
+        validator: (arg: A) => {
+          refuseUnsigned(update.name, arg);
+          refusal(arg);
+        },
+      },
     );
   }
 
@@ -148,12 +155,30 @@ export function registerDecisions(ctx: DecisionContext): void {
         release();
       }
     },
-    { validator: (a) => cancelRefusal(a) },
+    {
+      validator: (a) => {
+        refuseUnsigned(m.cancelUpdate.name, a);
+        cancelRefusal(a);
+      },
+    },
   );
   function cancelRefusal(a: m.DecisionBy & { reason: string }): void {
     const problem = statusRefusal('cancel', s.status) ?? (a.reason?.trim() ? undefined : 'a reason is required to cancel');
     if (problem) throw ApplicationFailure.nonRetryable(problem, 'InvalidState');
   }
+}
+
+/**
+ * Only the API, which authenticated the caller, can sign a decision: one sent
+ * straight to the Temporal frontend, with any user and role in it, is refused
+ * here, before it is accepted, so it leaves no trace in history.
+ */
+function refuseUnsigned(update: string, arg: unknown): void {
+  const key = decisionKey();
+  const problem = key
+    ? verifyDecision(key, { workflowId: workflowInfo().workflowId, update, args: arg }, Date.now())
+    : 'this worker has no decision key and accepts no decision';
+  if (problem) throw ApplicationFailure.nonRetryable(`decision refused: ${problem}`, 'UnsignedDecision');
 }
 
 function selectionOf(a: m.RowSelection): m.RowSelection {

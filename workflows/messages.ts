@@ -80,6 +80,8 @@ export interface DecisionBy {
   role: 'manager' | 'senior_manager';
   /** Present when the caller sent an Idempotency-Key: the decision is then applied at most once for it. */
   request?: RequestKey;
+  /** The API's signature over the decision (domain/decision-signature): without it, or forged, the decision is refused. */
+  signature?: { issuedAt: number; mac: string };
 }
 
 export interface StartInitialCountResult {

@@ -1,4 +1,4 @@
-import { allHandlersFinished, condition, continueAsNew, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, condition, continueAsNew, isCancellation, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import { Mutex } from 'async-mutex';
 import { isTerminal, type ReconciliationStatus, type Step, type Transition } from '../domain/reconciliation-status';
 import * as m from './messages';
@@ -10,10 +10,15 @@ import { RunningStep } from './running-step';
 
 /** Past this many events the workflow continues as new, so a long review never grows an unbounded history. */
 const DEFAULT_HISTORY_LIMIT = 5_000;
+/** Patch: runs started before it counted a signalled order complete at once; newer runs read the orders back on a signal. */
+const COMPLETIONS_READ_FROM_DATABASE = 'completions-read-from-database';
+/** Patch: runs started before it populate on the signals alone; newer runs first read the round's orders back. */
+const ROUND_CONFIRMED_BEFORE_POPULATE = 'round-confirmed-before-populate';
 /** While counting, the orders are re-read this often: a completion whose signal was lost is picked up from the database. */
 const ROUND_SWEEP_MS = 60 * 60_000;
 
-type Carried = { state: ReconciliationState };
+/** What continue-as-new carries: the state, and whether a completion signal was still to be looked into. */
+type Carried = { state: ReconciliationState; recheckDue?: boolean };
 
 /**
  * One reconciliation, from snapshot to release or cancel. The workflow is
@@ -39,8 +44,11 @@ export async function reconciliationWorkflow(input: m.ReconciliationInput & Part
   };
 
   setHandler(m.progressQuery, () => progressOf(id, s, workflowInfo().historyLength, queued.n));
+  // A completion signal is a hint to look: the round's orders are read back from the database, which is the truth.
+  const recheck = { due: input.recheckDue ?? false };
   setHandler(m.orderCompletedSignal, ({ countOrderId, round }) => {
-    completeOrder(s, countOrderId, round);
+    if (patched(COMPLETIONS_READ_FROM_DATABASE)) recheck.due = true;
+    else completeOrder(s, countOrderId, round);
   });
   registerDecisions({ id, s, lock, step, next, enter, queued });
 
@@ -74,6 +82,15 @@ export async function reconciliationWorkflow(input: m.ReconciliationInput & Part
   async function populate(): Promise<void> {
     await runStep('populate', async () => {
       if (s.status === 'counting') {
+        // A completion signal is believed once the database agrees: a stray or forged one cannot close a round.
+        if (patched(ROUND_CONFIRMED_BEFORE_POPULATE)) {
+          const orders = await bookkeeping.roundOrders({ reconciliationId: id, round: s.round });
+          if (orders.open.length > 0) {
+            s.ordersOpen = orders.open;
+            s.ordersComplete = orders.complete;
+            return;
+          }
+        }
         const t = next('populating');
         enter(t, await bookkeeping.recordTransition({ reconciliationId: id, transition: t }));
       }
@@ -100,7 +117,7 @@ export async function reconciliationWorkflow(input: m.ReconciliationInput & Part
 
   while (!isTerminal(s.status)) {
     if (s.status === 'counting') {
-      await awaitRound(id, s, input.countDeadlineMinutes, continueAsNewDue);
+      await awaitRound(id, s, input.countDeadlineMinutes, continueAsNewDue, recheck);
       // Re-checked under the lock: a cancel or continue-as-new may have come first.
       await lock.runExclusive(async () => {
         if (s.status === 'counting' && s.ordersOpen.length === 0) await populate();
@@ -120,7 +137,7 @@ export async function reconciliationWorkflow(input: m.ReconciliationInput & Part
     if (continueAsNewDue() && !isTerminal(s.status)) {
       // Decisions accepted or queued finish first; the state they leave is what the next run starts from.
       await condition(() => allHandlersFinished() && !lock.isLocked());
-      await continueAsNew<typeof reconciliationWorkflow>({ ...input, state: s });
+      await continueAsNew<typeof reconciliationWorkflow>({ ...input, state: s, recheckDue: recheck.due });
     }
   }
   await condition(allHandlersFinished);
@@ -138,6 +155,7 @@ async function awaitRound(
   s: ReconciliationState,
   deadlineMinutes: number | null,
   continueAsNewDue: () => boolean,
+  recheck: { due: boolean },
 ): Promise<void> {
   const counting = () => s.status === 'counting' && s.ordersOpen.length > 0;
   const deadlineAt = () => (deadlineMinutes === null ? undefined : s.roundStartedAt + deadlineMinutes * 60_000);
@@ -145,7 +163,10 @@ async function awaitRound(
     const deadline = deadlineAt();
     const escalated = s.escalatedRounds.includes(s.round);
     const wake = deadline === undefined || escalated ? ROUND_SWEEP_MS : Math.min(Math.max(deadline - Date.now(), 1), ROUND_SWEEP_MS);
-    if (await condition(() => !counting() || continueAsNewDue(), wake)) return;
+    const woke = await condition(() => !counting() || continueAsNewDue() || recheck.due, wake);
+    if (woke && !recheck.due) return;
+    // Signals that arrive while the orders are read are covered by this read or trigger the next one.
+    recheck.due = false;
     const round = s.round;
     const orders = await bookkeeping.roundOrders({ reconciliationId: id, round });
     for (const orderId of orders.complete) completeOrder(s, orderId, round);

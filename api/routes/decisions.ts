@@ -2,10 +2,10 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { UpdateDefinition } from '@temporalio/common';
 import type { Context } from 'hono';
 import * as m from '../../workflows/messages';
+import { signDecision } from '../../domain/decision-signature';
 import { replayOf, requestHash, type IdempotentRequest } from '../../store/idempotency';
-import { requireReconciliation } from '../../store/reconciliations';
 import type { AppDeps } from '../app';
-import { MANAGERS, requireRole } from '../auth';
+import { decidable } from '../access';
 import { idempotencyKey, jsonBody, jsonResponse, problemResponses } from '../http';
 import { Cancellation, IdParam, RowDeletion, RowSelection } from '../schemas';
 
@@ -29,9 +29,9 @@ export function decisionRoutes(app: OpenAPIHono, deps: AppDeps): void {
     id: string,
     arg: Omit<A, 'user' | 'role' | 'request'>,
   ): Promise<R> => {
-    const { name: user, role } = requireRole(c, MANAGERS);
     const em = deps.orm.em.fork();
-    const record = await requireReconciliation(em, id);
+    const { who, record } = await decidable(c, em, id);
+    const { name: user, role } = who;
     const key = idempotencyKey(c);
     const request: IdempotentRequest | undefined = key
       ? { key, actor: user, operation: update.name, subject: id, requestHash: requestHash(arg) }
@@ -41,7 +41,10 @@ export function decisionRoutes(app: OpenAPIHono, deps: AppDeps): void {
       if (prior !== undefined) return prior;
     }
     const handle = deps.temporal.workflow.getHandle(record.workflowId);
-    const args = { ...arg, user, role: role as m.DecisionBy['role'], ...(request ? { request: { key: request.key, operation: request.operation, requestHash: request.requestHash } } : {}) } as A;
+    const unsigned = { ...arg, user, role: role as m.DecisionBy['role'], ...(request ? { request: { key: request.key, operation: request.operation, requestHash: request.requestHash } } : {}) };
+    // The caller was authenticated here; the signature carries that to the workflow, which trusts nothing unsigned.
+    const signature = signDecision(deps.decisionKey, { workflowId: record.workflowId, update: update.name, args: unsigned, issuedAt: Date.now() });
+    const args = { ...unsigned, signature } as unknown as A;
     // No update id from the key: Temporal would hand a retry the first attempt's failure. The activity's record is the guard.
     try {
       return await handle.executeUpdate(update, { args: [args] });

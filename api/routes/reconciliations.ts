@@ -2,14 +2,15 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { progressQuery, type Progress } from '../../workflows/messages';
 import { ensureWorkflow } from '../workflow-start';
 import type { AppDeps } from '../app';
-import { MANAGERS, requireRole } from '../auth';
+import { readable } from '../access';
+import { MANAGERS, READERS, requireRole, seesWarehouse } from '../auth';
+import { refuse } from '../../store/refusal';
 import { idempotencyKey, jsonBody, jsonResponse, problemResponses } from '../http';
 import { CreateReconciliation, IdParam, RowQuery } from '../schemas';
 import { ordersOfReconciliation } from '../../store/count-orders';
 import {
   createReconciliation,
   listReconciliations,
-  requireReconciliation,
   type NewReconciliation,
   type ReconciliationRecord,
 } from '../../store/reconciliations';
@@ -25,10 +26,11 @@ export function reconciliationRoutes(app: OpenAPIHono, deps: AppDeps): void {
       responses: { 201: jsonResponse('Created'), 200: jsonResponse('Already created with this Idempotency-Key'), ...problemResponses },
     }),
     async (c) => {
-      const user = requireRole(c, MANAGERS).name;
+      const who = requireRole(c, MANAGERS);
       // The schema's refinement ran validateTolerancePolicy, so the tolerance is a TolerancePolicy.
       const request = c.req.valid('json') as NewReconciliation;
-      const { record, created } = await createReconciliation(deps.orm.em.fork(), request, user, idempotencyKey(c));
+      if (!seesWarehouse(who, request.warehouse)) throw refuse('WarehouseNotGranted', `${who.name} is not granted warehouse ${request.warehouse}`);
+      const { record, created } = await createReconciliation(deps.orm.em.fork(), request, who.name, idempotencyKey(c));
       await ensureWorkflow(deps.temporal, deps.taskQueue, record);
       return c.json(record, created ? 201 : 200);
     },
@@ -41,7 +43,10 @@ export function reconciliationRoutes(app: OpenAPIHono, deps: AppDeps): void {
       request: { query: z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) }) },
       responses: { 200: jsonResponse('Newest first') },
     }),
-    async (c) => c.json({ reconciliations: await listReconciliations(deps.orm.em.fork(), c.req.valid('query').limit) }, 200),
+    async (c) => {
+      const who = requireRole(c, READERS);
+      return c.json({ reconciliations: await listReconciliations(deps.orm.em.fork(), c.req.valid('query').limit, who.warehouses) }, 200);
+    },
   );
 
   app.openapi(
@@ -53,7 +58,7 @@ export function reconciliationRoutes(app: OpenAPIHono, deps: AppDeps): void {
       responses: { 200: jsonResponse('The reconciliation'), ...problemResponses },
     }),
     async (c) => {
-      const record = await requireReconciliation(deps.orm.em.fork(), c.req.valid('param').id);
+      const { record } = await readable(c, deps.orm.em.fork(), c.req.valid('param').id);
       const progress = await progressOf(deps, record);
       // The workflow owns the status; the stored one is its persisted copy, shown only when the workflow cannot be asked.
       return c.json({ ...record, status: progress?.status ?? record.status, statusFrom: progress ? 'workflow' : 'database', progress }, 200);
@@ -71,7 +76,7 @@ export function reconciliationRoutes(app: OpenAPIHono, deps: AppDeps): void {
     async (c) => {
       const em = deps.orm.em.fork();
       const { id } = c.req.valid('param');
-      await requireReconciliation(em, id);
+      await readable(c, em, id);
       const q = c.req.valid('query');
       const selection = {
         filter: {
@@ -98,7 +103,9 @@ export function reconciliationRoutes(app: OpenAPIHono, deps: AppDeps): void {
     }),
     async (c) => {
       const { id, rowId } = c.req.valid('param');
-      return c.json(await rowDetail(deps.orm.em.fork(), id, rowId), 200);
+      const em = deps.orm.em.fork();
+      await readable(c, em, id);
+      return c.json(await rowDetail(em, id, rowId), 200);
     },
   );
 
@@ -112,7 +119,7 @@ export function reconciliationRoutes(app: OpenAPIHono, deps: AppDeps): void {
     async (c) => {
       const em = deps.orm.em.fork();
       const { id } = c.req.valid('param');
-      await requireReconciliation(em, id);
+      await readable(c, em, id);
       return c.json({ countOrders: await ordersOfReconciliation(em, id) }, 200);
     },
   );

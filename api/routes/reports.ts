@@ -1,12 +1,11 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { AppDeps } from '../app';
-import { MANAGERS, requireRole } from '../auth';
+import { decidable, readable } from '../access';
 import { jsonBody, jsonResponse, problemResponses } from '../http';
 import { IdParam } from '../schemas';
 import { adjustmentOrder, adjustmentOrderCsv, deleteAdjustmentLine } from '../../store/adjustment-orders';
 import { auditTrail } from '../../store/audit';
-import { requireReconciliation } from '../../store/reconciliations';
 import { reconciliationReport } from '../../store/reports';
 import { rowsCsv } from '../../store/rows/queries';
 import { freeText } from '../text';
@@ -35,7 +34,7 @@ export function reportRoutes(app: OpenAPIHono, deps: AppDeps): void {
     async (c) => {
       const em = deps.orm.em.fork();
       const { id } = c.req.valid('param');
-      await requireReconciliation(em, id);
+      await readable(c, em, id);
       const format = c.req.valid('query').format ?? (c.req.header('accept')?.includes('text/csv') ? 'csv' : 'json');
       if (format === 'csv') {
         const order = await adjustmentOrderCsv(em, id);
@@ -55,11 +54,10 @@ export function reportRoutes(app: OpenAPIHono, deps: AppDeps): void {
     }),
     async (c) => {
       // Withdrawing a line changes what the ERP posts: a manager's decision, like the other decisions.
-      const user = requireRole(c, MANAGERS).name;
       const em = deps.orm.em.fork();
       const { id, line } = c.req.valid('param');
-      await requireReconciliation(em, id);
-      return c.json(await deleteAdjustmentLine(em, id, line, user, c.req.valid('json').reason), 200);
+      const { who } = await decidable(c, em, id);
+      return c.json(await deleteAdjustmentLine(em, id, line, who.name, c.req.valid('json').reason), 200);
     },
   );
 
@@ -74,7 +72,7 @@ export function reportRoutes(app: OpenAPIHono, deps: AppDeps): void {
     async (c) => {
       const em = deps.orm.em.fork();
       const { id } = c.req.valid('param');
-      await requireReconciliation(em, id);
+      await readable(c, em, id);
       return c.json(await reconciliationReport(em, id), 200);
     },
   );
@@ -90,7 +88,7 @@ export function reportRoutes(app: OpenAPIHono, deps: AppDeps): void {
     async (c) => {
       const em = deps.orm.em.fork();
       const { id } = c.req.valid('param');
-      const record = await requireReconciliation(em, id);
+      const { record } = await readable(c, em, id);
       return csv(c, await rowsCsv(em, id), `reconciliation-${record.number}-rows.csv`);
     },
   );
@@ -106,7 +104,7 @@ export function reportRoutes(app: OpenAPIHono, deps: AppDeps): void {
     async (c) => {
       const em = deps.orm.em.fork();
       const { id } = c.req.valid('param');
-      await requireReconciliation(em, id);
+      await readable(c, em, id);
       return c.json(await auditTrail(em, id, c.req.valid('query')), 200);
     },
   );

@@ -2,6 +2,7 @@ import { MasterData } from './0001-master-data';
 import { Reconciliation } from './0002-reconciliation';
 import { Release } from './0003-release';
 import { Trust } from './0004-trust';
+import { Access } from './0005-access';
 
 /** Every migration, in order. Listed explicitly so bundlers and tsx need no file globbing. */
 export const migrationsList = [
@@ -9,4 +10,5 @@ export const migrationsList = [
   { name: '0002-reconciliation', class: Reconciliation },
   { name: '0003-release', class: Release },
   { name: '0004-trust', class: Trust },
+  { name: '0005-access', class: Access },
 ];

@@ -2,6 +2,7 @@ import { affected, one, rows, sql, type Em } from '../../db/sql';
 import type { DecisionBy, RowSelection, RowsChanged } from '../../workflows/messages';
 import { audit, auditFrom } from '../audit';
 import { refuse } from '../refusal';
+import { refuseOwnCounts } from '../rows/decisions';
 import { isEmptySelection, rowPredicate } from '../rows/filter';
 
 /** Rows per posting transaction; the crash tests lower it to widen the window for a kill. */
@@ -163,6 +164,7 @@ export async function retryFailedRows(em: Em, reconciliationId: string, selectio
 
 export async function skipFailedRows(em: Em, reconciliationId: string, selection: RowSelection, by: DecisionBy, reason: string): Promise<RowsChanged> {
   if (!reason.trim()) throw refuse('ReasonRequired', 'a reason is required to skip rows');
+  await refuseOwnCounts(em, reconciliationId, { ...selection, filter: { ...selection.filter, state: undefined } }, by.user, 'skip');
   return decideOnFailed(em, reconciliationId, selection, by,
     sql`state = 'skipped', failure_reason = failure_reason || ' (skipped: ' || ${reason}::text || ')'`, 'failed_row_skipped');
 }

@@ -29,9 +29,7 @@ export async function markForRecount(em: Em, rec: LockedReconciliation, reconcil
 export async function approveRows(em: Em, rec: LockedReconciliation, reconciliationId: string, selection: RowSelection, by: DecisionBy): Promise<RowsChanged> {
   await refuseIneligible(em, reconciliationId, selection, sql`r.state = 'counted' and r.approval in ('to_approve', 'approved')`,
     'only counted rows that are To Approve can be approved');
-  await refuseIneligible(em, reconciliationId, selection,
-    sql`not (${by.user} = any(string_to_array(coalesce(r.counted_by, ''), ',')))`,
-    `segregation of duties: ${by.user} counted these rows and cannot approve them`, 'SegregationOfDuties');
+  await refuseOwnCounts(em, reconciliationId, selection, by.user, 'approve');
   if (by.role !== 'senior_manager') {
     await refuseIneligible(em, reconciliationId, selection,
       sql`r.approval <> 'to_approve' or abs(r.variance_value) <= ${rec.managerApprovalLimit}::numeric`,
@@ -58,6 +56,7 @@ export async function approveRows(em: Em, rec: LockedReconciliation, reconciliat
 
 export async function deleteRows(em: Em, reconciliationId: string, selection: RowSelection, by: DecisionBy, reason: string): Promise<RowsChanged> {
   if (!reason.trim()) throw refuse('ReasonRequired', 'a reason is required to delete rows');
+  await refuseOwnCounts(em, reconciliationId, selection, by.user, 'delete');
   return applyToSelection(
     em,
     reconciliationId,
@@ -93,6 +92,16 @@ async function applyToSelection(
           from changed c join before b on b.id = c.id`)}`,
   );
   return { rows: n };
+}
+
+/**
+ * Segregation of duties: nobody decides on a row they counted in its
+ * deciding round (approve it, delete it, skip its failed posting).
+ */
+export async function refuseOwnCounts(em: Em, reconciliationId: string, selection: RowSelection, user: string, verb: string): Promise<void> {
+  await refuseIneligible(em, reconciliationId, selection,
+    sql`not (${user} = any(string_to_array(coalesce(r.counted_by, ''), ',')))`,
+    `segregation of duties: ${user} counted these rows and cannot ${verb} them`, 'SegregationOfDuties');
 }
 
 /** Refuses the whole selection when it is empty, names rows of another reconciliation, or holds a row that is not `eligible`. */

@@ -27,12 +27,21 @@ export class FakeBook {
   /** Steps that were stopped by a cancellation while they ran. */
   readonly cancelled: string[] = [];
   rows: RowCounts = { ...NO_ROWS, total: 3, markedForRecount: 1 };
+  /** Count orders by id: true once complete (the database's truth the workflow reads back). */
+  readonly orders = new Map<number, { round: number; complete: boolean }>();
   /** Posting leaves this many rows failed (then resets to 0). */
   failRowsOnce = 0;
   /** These steps fail for good (non-retryable data error). */
   readonly failing = new Set<string>();
   private readonly gates = new Map<string, Deferred>();
   private readonly entered = new Map<string, Deferred>();
+
+  /** A device completed the order: the book says so (as the database would) before the signal arrives. */
+  completeOrder(id: number): void {
+    const order = this.orders.get(id);
+    if (!order) throw new Error(`no count order ${id} in the book`);
+    order.complete = true;
+  }
 
   /** The step `name` will wait (heartbeating) until `open(name)`, or until it is cancelled. */
   hold(name: string): void {
@@ -81,12 +90,20 @@ export class FakeBook {
       await this.step(name, t);
       return { outcome, rows: this.rows };
     };
-    const orders = (round: number) => ({ round, orders: 1, tasks: 1, countOrderIds: [round * 100 + 1] });
+    const orders = (round: number) => {
+      const id = round * 100 + 1;
+      if (!this.orders.has(id)) this.orders.set(id, { round, complete: false });
+      return { round, orders: 1, tasks: 1, countOrderIds: [id] };
+    };
     const acts: Partial<Activities> = {
       generateSnapshot: async (i) => decided('generateSnapshot', { rows: 3, snapshotAt: '2026-01-01T00:00:00Z' }, i.transition),
       createInitialCountOrders: async (i) => decided('createInitialCountOrders', orders(0), i.transition),
       createRecountOrder: async (i) => decided('createRecountOrder', orders(i.round), i.transition),
-      roundOrders: async () => ({ open: [], complete: [] }),
+      roundOrders: async (i) => {
+        this.calls.push('roundOrders');
+        const ofRound = [...this.orders].filter(([, o]) => o.round === i.round);
+        return { open: ofRound.filter(([, o]) => !o.complete).map(([id]) => id), complete: ofRound.filter(([, o]) => o.complete).map(([id]) => id) };
+      },
       recordEscalation: async () => {},
       populateCountedQuantities: async (i) => decided('populateCountedQuantities', { round: i.round, rowsCounted: 3, foundRows: 0, toApprove: 1 }, i.transition),
       markForRecount: async () => decided('markForRecount', { rows: 1 }),

@@ -31,11 +31,21 @@ export function flow(stack: Stack) {
         (o) => o.round === round,
       );
     },
+    /** Gives an unassigned order to `device` (as manager-1): a device counts only the orders assigned to it. */
+    async assignIfOpen(orderId: number, device: string) {
+      const order = await stack.http('GET', `/count-orders/${orderId}`);
+      if (order.status === 200 && order.body.assignedTo === null) {
+        const res = await stack.http('POST', `/count-orders/${orderId}/assignment`, { device });
+        expect(res.status, JSON.stringify(res.body)).toBe(200);
+      }
+    },
     async submit(orderId: number, submissionId: string, entries: Array<Record<string, unknown>>, device = 'dev-1') {
-      return stack.http('POST', `/count-orders/${orderId}/submissions`, { submissionId, device, entries }, { 'x-as': device });
+      await f.assignIfOpen(orderId, device);
+      return stack.http('POST', `/count-orders/${orderId}/submissions`, { submissionId, entries }, { 'x-as': device });
     },
     async complete(orderId: number, device = 'dev-1') {
-      const res = await stack.http('POST', `/count-orders/${orderId}/completion`, { device }, { 'x-as': device });
+      await f.assignIfOpen(orderId, device);
+      const res = await stack.http('POST', `/count-orders/${orderId}/completion`, {}, { 'x-as': device });
       expect(res.status, JSON.stringify(res.body)).toBe(200);
       return res.body;
     },

@@ -5,9 +5,8 @@ import { migrate, openOrm } from '../../db/orm';
 import { startEmbeddedPostgres } from '../../platform/embedded-postgres';
 import { findTemporalBinary } from '../../platform/temporal-binaries';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { WORKFLOWS_PATH } from '../../platform/worker';
-import { bundleWorkflowCode } from '@temporalio/worker';
-import { randomUUID } from 'node:crypto';
+import { bundleWorkflows } from '../../platform/workflow-bundle';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { describeProcesses, processesMarked, RUN_MARKER } from './processes';
 import { signal, type ProcessInfo } from '../../platform/proc';
 import { eventually } from './wait';
@@ -21,6 +20,8 @@ declare module 'vitest' {
     temporalAddress: string;
     temporalTestServerPath: string;
     workflowBundlePath: string;
+    /** The decision key compiled into the bundle; the tests' API signs with it. */
+    decisionKey: string;
   }
 }
 
@@ -60,12 +61,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
     server: { executable: { type: 'existing-path', path: findTemporalBinary('cli') }, ip: '127.0.0.1', log: { level: 'warn', format: 'pretty' } },
   });
 
-  // Bundled once per run instead of once per test file's worker.
-  const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
+  // Bundled once per run instead of once per test file's worker, with this run's decision key compiled in.
+  const decisionKey = randomBytes(32).toString('hex');
+  const bundle = await bundleWorkflows(decisionKey, quietLogger);
   const workflowBundlePath = path.join(runDir, 'workflow-bundle.js');
   fs.writeFileSync(workflowBundlePath, bundle.code);
 
   project.provide('workflowBundlePath', workflowBundlePath);
+  project.provide('decisionKey', decisionKey);
   project.provide('pgAdminUrl', pg.adminUrl);
   project.provide('templateDb', TEMPLATE_DB);
   project.provide('temporalAddress', temporal.address);

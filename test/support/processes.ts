@@ -145,7 +145,7 @@ export interface RunningStart {
   group: SpawnedGroup;
   baseUrl: string;
   /** A demo user's bearer token (from <dataDir>/demo-tokens.json). */
-  token(user: 'manager' | 'senior' | 'counter'): string;
+  token(user: 'manager' | 'senior' | 'counter' | 'auditor' | 'admin'): string;
   /** Ctrl-C in a terminal: SIGINT to the whole process group; resolves once no process of it is left. */
   ctrlC(timeoutMs?: number): Promise<void>;
 }

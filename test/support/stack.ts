@@ -10,6 +10,7 @@ import { freePort } from '../../platform/free-port';
 import { createWorker } from '../../platform/worker';
 import { freshDatabase, type TestDatabase } from './db';
 import { flow } from './flow';
+import { testDecisionKey } from './signed';
 
 let runtimeInstalled = false;
 
@@ -35,7 +36,9 @@ export async function startStack(opts: { worker?: boolean } = {}): Promise<Stack
     runtimeInstalled = true;
   }
   const db = await freshDatabase();
-  for (const [name, role] of Object.entries(TEST_USERS)) await upsertUser(db.orm.em.fork(), name, role, tokenOf(name));
+  for (const [name, role] of Object.entries(TEST_USERS)) {
+    await upsertUser(db.orm.em.fork(), name, role, tokenOf(name), { kind: name.startsWith('dev-') ? 'device' : 'person' });
+  }
   const address = inject('temporalAddress');
   const taskQueue = `test-${randomUUID()}`;
   const nativeConnection = await NativeConnection.connect({ address });
@@ -50,7 +53,7 @@ export async function startStack(opts: { worker?: boolean } = {}): Promise<Stack
   const running = worker ? worker.run() : Promise.resolve();
   const connection = await Connection.connect({ address });
   const client = new Client({ connection, namespace: 'default' });
-  const app = createApp({ orm: db.orm, temporal: client, taskQueue });
+  const app = createApp({ orm: db.orm, temporal: client, taskQueue, decisionKey: testDecisionKey() });
   const port = await freePort();
   const server: ServerType = serve({ fetch: app.fetch, port, hostname: '127.0.0.1' });
   answerClientErrors(server);
@@ -88,6 +91,8 @@ export const TEST_USERS: Record<string, Role> = {
   'manager-1': 'manager',
   'manager-2': 'manager',
   'senior-1': 'senior_manager',
+  'auditor-1': 'auditor',
+  'admin-1': 'admin',
   'dev-1': 'counter',
   'dev-2': 'counter',
 };

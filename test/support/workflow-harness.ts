@@ -8,6 +8,7 @@ import type { ReconciliationStatus } from '../../domain/reconciliation-status';
 import * as m from '../../workflows/messages';
 import type { reconciliationWorkflow } from '../../workflows/reconciliation';
 import { FakeBook } from './fake-activities';
+import { executeSigned } from './signed';
 import { eventually } from './wait';
 
 export const BY: m.DecisionBy = { user: 'manager-1', role: 'manager' };
@@ -70,7 +71,7 @@ export async function workflowHarness() {
     /** The update's refusal type, or 'applied'. */
     async verdict<R, A>(handle: WorkflowHandle, update: UpdateDefinition<R, [A]>, arg: A): Promise<string> {
       try {
-        await handle.executeUpdate(update, { args: [arg] });
+        await executeSigned(handle, update as UpdateDefinition<R, [object]>, arg as object);
         return 'applied';
       } catch (e) {
         if (e instanceof WorkflowUpdateFailedError) return (e.cause as { type?: string } | undefined)?.type ?? 'failed';

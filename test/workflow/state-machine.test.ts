@@ -52,6 +52,7 @@ async function into(status: ReconciliationStatus): Promise<{ handle: WorkflowHan
   if (status === 'ready') return { handle, book };
   expect(await send(handle, 'startInitialCount')).toBe('applied');
   if (status === 'counting') return { handle, book };
+  book.completeOrder(1);
   await handle.signal(m.orderCompletedSignal, { countOrderId: 1, round: 0 });
   if (status === 'populating') {
     await book.started('populateCountedQuantities');
@@ -144,7 +145,10 @@ describe('the last completion and a cancel arriving together', () => {
         });
         await h.waitFor(handle, 'ready');
         await send(handle, 'startInitialCount');
-        const signal = () => handle.signal(m.orderCompletedSignal, { countOrderId: 1, round: 0 });
+        const signal = () => {
+          book.completeOrder(1);
+          return handle.signal(m.orderCompletedSignal, { countOrderId: 1, round: 0 });
+        };
         const cancel = () => send(handle, 'cancel');
         if (order === 'signal first') {
           await signal();
@@ -210,6 +214,7 @@ describe('continue-as-new', () => {
     await h.waitFor(handle, 'ready');
     expect(await send(handle, 'startInitialCount')).toBe('applied');
     const first = (await handle.describe()).runId;
+    book.completeOrder(1);
     await handle.signal(m.orderCompletedSignal, { countOrderId: 1, round: 0 });
     await h.waitFor(handle, 'review');
     expect((await handle.describe()).runId).not.toBe(first);
@@ -218,3 +223,24 @@ describe('continue-as-new', () => {
     expect(book.status).toBe('cancelled');
   });
 });
+
+describe('a completion signal', () => {
+  it('closes the round only once the book says the order is complete', async () => {
+    const { handle, book } = await into('counting');
+    await handle.signal(m.orderCompletedSignal, { countOrderId: 1, round: 0 });
+    // The signal made the workflow read the round's orders back: the order is still open there.
+    await eventuallyRead(book);
+    expect(await h.progress(handle)).toMatchObject({ status: 'counting', ordersOpen: 1, ordersComplete: 0 });
+    book.completeOrder(1);
+    await handle.signal(m.orderCompletedSignal, { countOrderId: 1, round: 0 });
+    await h.waitFor(handle, 'review');
+    await send(handle, 'cancel');
+  });
+});
+
+/** Waits until the workflow has read the round's orders (a roundOrders call after the signal). */
+async function eventuallyRead(book: FakeBook): Promise<void> {
+  const before = book.calls.filter((c) => c === 'roundOrders').length;
+  for (let i = 0; i < 200 && book.calls.filter((c) => c === 'roundOrders').length === before; i++) await new Promise((r) => setTimeout(r, 25));
+  expect(book.calls.filter((c) => c === 'roundOrders').length).toBeGreaterThan(before);
+}
