@@ -158,15 +158,6 @@ describe('connection options from the environment', () => {
     expect(error.message).not.toContain('key-123');
   });
 
-  it.skipIf(process.getuid?.() === 0)('an unreadable key file is one sentence naming the fix', () => {
-    const locked = file('locked.key');
-    fs.copyFileSync(file('client.key'), locked);
-    fs.chmodSync(locked, 0o000);
-    const error = startupError({ TEMPORAL_TLS_CERT: file('client.pem'), TEMPORAL_TLS_KEY: locked });
-    expect(error.message).toMatch(/^TEMPORAL_TLS_KEY=.*locked\.key cannot be read \(EACCES\): /);
-    expectOneSentence(error.message);
-  });
-
   it('reaches the deployable processes as their one-sentence startup failure', async () => {
     const env = {
       DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none',
