@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts', 'domain/**/*.test.ts'],
+    include: ['test/**/*.test.ts', 'domain/**/*.test.ts', 'store/**/*.test.ts'],
     // Temporal workers use native threads (Rust core): forks isolate them.
     pool: 'forks',
     globalSetup: ['test/support/global-setup.ts'],

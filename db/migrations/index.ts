@@ -3,6 +3,7 @@ import { Reconciliation } from './0002-reconciliation';
 import { Release } from './0003-release';
 import { Trust } from './0004-trust';
 import { Access } from './0005-access';
+import { SystemReconciliation } from './0006-system-reconciliation';
 
 /** Every migration, in order. Listed explicitly so bundlers and tsx need no file globbing. */
 export const migrationsList = [
@@ -11,4 +12,5 @@ export const migrationsList = [
   { name: '0003-release', class: Release },
   { name: '0004-trust', class: Trust },
   { name: '0005-access', class: Access },
+  { name: '0006-system-reconciliation', class: SystemReconciliation },
 ];
