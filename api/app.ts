@@ -12,6 +12,10 @@ import { decisionRoutes } from './routes/decisions';
 import { deviceRoutes } from './routes/devices';
 import { reportRoutes } from './routes/reports';
 import { userRoutes } from './routes/users';
+import { importRoutes } from './routes/imports';
+import { systemRoutes } from './routes/systems';
+import { systemReconciliationRoutes } from './routes/system-reconciliations';
+import { exceptionRoutes } from './routes/exceptions';
 import { temporalProblem } from './temporal-errors';
 
 export interface AppDeps {
@@ -73,6 +77,10 @@ export function createApp(deps: AppDeps): App {
   deviceRoutes(app, deps);
   reportRoutes(app, deps);
   userRoutes(app, deps);
+  importRoutes(app, deps);
+  systemRoutes(app, deps);
+  systemReconciliationRoutes(app, deps);
+  exceptionRoutes(app, deps);
   app.doc31('/openapi.json', { openapi: '3.1.0', info: { title: 'Stocktake', version: '0.1.0' } });
   return app;
 }

@@ -11,6 +11,8 @@ export type Caller = Principal;
 export const MANAGERS: Role[] = ['manager', 'senior_manager'];
 /** Who may read reconciliations: managers, and auditors (read-only). Counters never: a count stays blind. */
 export const READERS: Role[] = ['manager', 'senior_manager', 'auditor'];
+/** Systems (ERP, WMS) that load master data and stock, report levels and send messages, as themselves. */
+export const INTEGRATIONS: Role[] = ['integration', 'admin'];
 /** Who may count an order assigned to them. */
 export const COUNTERS: Role[] = ['counter', 'manager', 'senior_manager'];
 

@@ -10,9 +10,10 @@ import { notFound, refuse } from './refusal';
  * issues a new one and revokes the others. The one home of `app_user`,
  * `api_token` and `user_warehouse`.
  */
-export type Role = 'counter' | 'manager' | 'senior_manager' | 'auditor' | 'admin';
-export const ROLES: readonly Role[] = ['counter', 'manager', 'senior_manager', 'auditor', 'admin'];
-export type Kind = 'person' | 'device';
+export type Role = 'counter' | 'manager' | 'senior_manager' | 'auditor' | 'admin' | 'integration';
+export const ROLES: readonly Role[] = ['counter', 'manager', 'senior_manager', 'auditor', 'admin', 'integration'];
+/** system: an ERP or WMS that loads data and reports levels as itself (role integration, named like the system). */
+export type Kind = 'person' | 'device' | 'system';
 
 export interface Principal {
   name: string;
@@ -82,6 +83,7 @@ export async function createUser(em: Em, u: NewUser, by: string): Promise<{ user
     const taken = await one(tx, sql`select 1 from app_user where name = ${u.name} for update`);
     if (taken) throw refuse('NameTaken', `a user or device named ${u.name} already exists`);
     if (u.kind === 'device' && u.role !== 'counter') throw refuse('InvalidRole', 'a device counts: its role is counter');
+    if ((u.kind === 'system') !== (u.role === 'integration')) throw refuse('InvalidRole', 'a system is a principal of kind system with the role integration, and only a system has that role');
     await affected(tx, sql`insert into app_user (name, role, kind, all_warehouses) values (${u.name}, ${u.role}, ${u.kind}, ${u.warehouses === 'all'})`);
     await grant(tx, u.name, u.warehouses);
     const issued = await issue(tx, u.name, u.tokenDays ?? DEFAULT_TOKEN_DAYS);

@@ -12,8 +12,8 @@ const TokenDays = z.number().int().min(1).max(366);
 const NewUser = z
   .object({
     name: z.string().regex(PRINCIPAL_NAME, "1 to 100 letters, digits, '.', '_', '@' or '-', starting with a letter or digit"),
-    role: z.enum(['counter', 'manager', 'senior_manager', 'auditor', 'admin']),
-    kind: z.enum(['person', 'device']).default('person'),
+    role: z.enum(['counter', 'manager', 'senior_manager', 'auditor', 'admin', 'integration']),
+    kind: z.enum(['person', 'device', 'system']).default('person'),
     warehouses: Warehouses,
     tokenDays: TokenDays.optional(),
   })

@@ -13,6 +13,13 @@ import { Migration } from '@mikro-orm/migrations';
 export class SystemReconciliation extends Migration {
   override up(): void {
     this.addSql(`
+      -- Systems authenticate too: an integration principal (its name is the system's) loads data and reports levels.
+      alter table app_user drop constraint app_user_role_check;
+      alter table app_user add constraint app_user_role_check
+        check (role in ('counter', 'manager', 'senior_manager', 'auditor', 'admin', 'integration'));
+      alter table app_user drop constraint app_user_kind_check;
+      alter table app_user add constraint app_user_kind_check check (kind in ('person', 'device', 'system'));
+
       -- A load is identified by its Import-Id: sending it twice changes nothing.
       create table import_load (
         id text primary key,
