@@ -35,7 +35,8 @@ export async function sweepUnstarted(deps: { orm: Orm; temporal: Client; taskQue
     deps.orm.em.fork(),
     sql<{ id: string; workflowId: string; countDeadlineMinutes: number | null }>`
       select id, workflow_id as "workflowId", count_deadline_minutes as "countDeadlineMinutes" from reconciliation
-      where status_seq = 0 and closed_at is null and created_at < now() - make_interval(secs => ${graceSeconds})
+      where status = 'snapshotting' and status_seq = 0 and closed_at is null
+        and created_at < now() - make_interval(secs => ${graceSeconds})
       order by created_at limit 100`,
   );
   let started = 0;

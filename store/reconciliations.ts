@@ -79,7 +79,29 @@ export async function createReconciliation(
   });
 }
 
-async function insertDocument(em: Em, req: NewReconciliation, user: string, hash: string): Promise<string> {
+/**
+ * The count document that carries a system reconciliation's processed lines
+ * through release: the same rows, posting code and adjustment order as a
+ * count, its counts reported by the other system. Created in review, its
+ * status moved by the system reconciliation's workflow; its scope is locked
+ * against overlapping counts like any other.
+ */
+export async function createProcessingDocument(
+  em: Em,
+  req: NewReconciliation,
+  user: string,
+  origin: { systemReconciliation: string },
+): Promise<string> {
+  return insertDocument(em, req, user, requestHash(req), { status: 'review', origin });
+}
+
+async function insertDocument(
+  em: Em,
+  req: NewReconciliation,
+  user: string,
+  hash: string,
+  opts: { status: 'snapshotting' | 'review'; origin?: Record<string, unknown> } = { status: 'snapshotting' },
+): Promise<string> {
   await validateScope(em, req);
   await affected(em, sql`select pg_advisory_xact_lock(hashtext(${'reconciliation:' + req.warehouse}))`);
   const inTheWay = await overlapping(em, req);
@@ -93,10 +115,13 @@ async function insertDocument(em: Em, req: NewReconciliation, user: string, hash
   await affected(
     em,
     sql`insert into reconciliation (id, warehouse_code, scope, split_policy, tolerance, blind_count, max_recount_rounds,
-                                    count_deadline_minutes, manager_approval_limit, status, workflow_id, request_hash, created_by)
+                                    count_deadline_minutes, manager_approval_limit, status, workflow_id, request_hash, created_by,
+                                    origin, round, snapshot_at)
         values (${id}, ${req.warehouse}, ${JSON.stringify(req.scope)}::jsonb, ${JSON.stringify(req.splitPolicy)}::jsonb,
                 ${JSON.stringify(req.tolerance)}::jsonb, ${req.blindCount}, ${req.maxRecountRounds}, ${req.countDeadlineMinutes},
-                ${req.managerApprovalLimit}, 'snapshotting', ${workflowIdOf(id)}, ${hash}, ${user})`,
+                ${req.managerApprovalLimit}, ${opts.status}, ${opts.status === 'review' ? `processing-${id}` : workflowIdOf(id)}, ${hash}, ${user},
+                ${opts.origin ? JSON.stringify(opts.origin) : null}::jsonb, ${opts.status === 'review' ? 0 : -1},
+                ${opts.status === 'review' ? new Date().toISOString() : null}::timestamptz)`,
   );
   await audit(em, { reconciliationId: id, actor: user, action: 'reconciliation_created', after: req });
   return id;

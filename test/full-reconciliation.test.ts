@@ -104,7 +104,7 @@ describe('full warehouse reconciliation', () => {
     const found = await f.row(rec.id, 'P1', 'B-01');
     expect(found).toMatchObject({ origin: 'found', expectedQuantity: 0, countedQuantity: 2, varianceQuantity: 2, approval: 'to_approve' });
     const blocked = await stack.http('GET', `/reconciliations/${rec.id}/rows/${(await f.row(rec.id, 'P1', 'A-02')).id}`);
-    expect(blocked.body.blockings).toEqual([{ reason: 'damaged', snapshotQuantity: 1, countedQuantity: 2 }]);
+    expect(blocked.body.blockings).toEqual([{ reason: 'damaged', snapshotQuantity: 1, countedQuantity: 2, implied: false }]);
 
     // Round 1: recount BOX and LOT (filtered by item), one single order at product level.
     const lot = await f.row(rec.id, 'LOT', 'B-01');

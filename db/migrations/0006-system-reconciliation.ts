@@ -91,6 +91,14 @@ export class SystemReconciliation extends Migration {
         check (source_a <> source_b)
       );
       create index system_reconciliation_sources_idx on system_reconciliation (warehouse_code, source_a, source_b, created_at);
+      create table system_status_transition (
+        system_reconciliation_id uuid not null references system_reconciliation(id),
+        seq int not null,
+        status text not null,
+        outcome jsonb,
+        at timestamptz not null default clock_timestamp(),
+        primary key (system_reconciliation_id, seq)
+      );
 
       -- What each source reported for a run, as it reported it (its statuses and units).
       create table source_level (
@@ -215,6 +223,9 @@ export class SystemReconciliation extends Migration {
       create index system_exception_event_idx on system_exception_event (exception_id, id);
 
       alter table reconciliation add column origin jsonb;
+      alter table reconciliation_row_blocking add column implied boolean not null default false;
+      comment on column reconciliation_row_blocking.implied is
+        'counted quantity not reported but implied: the count found less than was blocked, so the blocking is cut to what is there';
       comment on column reconciliation.origin is 'what started this count: {systemException: id} or {systemReconciliation: id} (processing)';
 
       -- The book: available stock is not blocked; every blocking reason is unavailable unless mapped otherwise.

@@ -195,19 +195,27 @@ async function writeRoundResults(em: Em, reconciliationId: string, round: number
 
 /**
  * Counted blocked quantity per reason. A count that reported no blockings
- * leaves them as the snapshot had them; one that reported some makes every
- * reason it left out zero.
+ * leaves them as the snapshot had them, unless less was counted than was
+ * blocked: blocked stock cannot exceed the stock there, so the blockings are
+ * cut to the counted quantity (domain/blocking-correction.ts, the same rule)
+ * and marked implied, for the approver to see. A count that reported
+ * blockings makes every reason it left out zero.
  */
 async function writeCountedBlockings(em: Em): Promise<void> {
   await affected(
     em,
-    sql`update reconciliation_row_blocking b set counted_quantity = b.snapshot_quantity
-        from round_row rr where b.row_id = rr.row_id`,
+    sql`update reconciliation_row_blocking b
+        set counted_quantity = least(b.snapshot_quantity, greatest(0, r.counted_quantity - coalesce((
+              select sum(o.snapshot_quantity) from reconciliation_row_blocking o
+              where o.row_id = b.row_id and o.reason collate "C" < b.reason collate "C"), 0))),
+            implied = r.counted_quantity < (select sum(o.snapshot_quantity) from reconciliation_row_blocking o where o.row_id = b.row_id)
+        from round_row rr join reconciliation_row r on r.id = rr.row_id
+        where b.row_id = rr.row_id`,
   );
   await affected(
     em,
     sql`
-      update reconciliation_row_blocking b set counted_quantity = 0
+      update reconciliation_row_blocking b set counted_quantity = 0, implied = false
       from round_row rr
       join reconciliation_row r on r.id = rr.row_id
       join round_count c on c.blocked_reported

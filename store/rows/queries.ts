@@ -46,7 +46,7 @@ export async function rowDetail(em: Em, reconciliationId: string, rowId: number)
   );
   const blockings = await rows(
     em,
-    sql`select reason, snapshot_quantity::float8 as "snapshotQuantity", counted_quantity::float8 as "countedQuantity"
+    sql`select reason, snapshot_quantity::float8 as "snapshotQuantity", counted_quantity::float8 as "countedQuantity", implied
         from reconciliation_row_blocking where row_id = ${rowId} order by reason`,
   );
   const postings = await rows(
