@@ -207,3 +207,14 @@ export async function finishProcessing(em: Em, runId: string, reconciliationId: 
   await audit(em, { warehouse: run!.warehouse_code, actor: by, action: 'system_lines_processed', subject: `system reconciliation ${runId}`, after: { processed, failed: failed.length, adjustmentOrder } });
   return { processed, failed: failed.length, adjustmentOrder };
 }
+
+/** A processing cut short by a cancel: lines whose rows posted are processed, the others go back to open. */
+export async function settleCancelledProcessing(em: Em, runId: string, reconciliationId: string): Promise<void> {
+  await affected(em, sql`
+    update system_difference d set state = case when exists (
+        select 1 from reconciliation_row r join location l on l.id = r.location_id
+        where r.reconciliation_id = ${reconciliationId} and r.item_id = d.item_id and l.code = d.location_code and r.state = 'processed')
+      then 'processed' else 'open' end
+    where d.system_reconciliation_id = ${runId} and d.state = 'processing'`);
+  await affected(em, sql`update system_reconciliation set processing_reconciliation_id = null where id = ${runId}`);
+}
