@@ -49,7 +49,7 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['**/workflows/*', '!**/workflows/messages'], message: 'The API imports workflow message definitions, never implementations.' }] },
+        { patterns: [{ group: ['**/workflows/*', '!**/workflows/messages', '!**/workflows/system-messages'], message: 'The API imports workflow message definitions, never implementations.' }] },
       ],
     },
   },

@@ -15,6 +15,7 @@ import { userRoutes } from './routes/users';
 import { importRoutes } from './routes/imports';
 import { systemRoutes } from './routes/systems';
 import { systemReconciliationRoutes } from './routes/system-reconciliations';
+import { systemScheduleRoutes } from './routes/system-schedules';
 import { exceptionRoutes } from './routes/exceptions';
 import { temporalProblem } from './temporal-errors';
 
@@ -80,6 +81,7 @@ export function createApp(deps: AppDeps): App {
   importRoutes(app, deps);
   systemRoutes(app, deps);
   systemReconciliationRoutes(app, deps);
+  systemScheduleRoutes(app, deps);
   exceptionRoutes(app, deps);
   app.doc31('/openapi.json', { openapi: '3.1.0', info: { title: 'Stocktake', version: '0.1.0' } });
   return app;

@@ -121,3 +121,29 @@ export const RowQuery = z.object({
 export const IdParam = z.object({ id: z.string().uuid() });
 export const OrderIdParam = z.object({ id: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER) });
 export const DeviceParam = z.object({ device: code() });
+
+export const Selection = z
+  .object({
+    itemFrom: code().optional(),
+    itemTo: code().optional(),
+    items: z.array(code()).min(1).max(10_000).optional(),
+    locations: z.array(code()).min(1).max(10_000).optional(),
+  })
+  .strict()
+  .openapi('Selection');
+
+export const SystemReconciliationRequest = z
+  .object({
+    sourceA: code(),
+    sourceB: code(),
+    warehouse: code(),
+    selection: Selection.default({}),
+    tolerance: TolerancePolicy.default({ default: {} }),
+    /** Movements this recent before the levels make a difference timing, not an exception. */
+    cutoffMinutes: z.number().int().min(0).max(7 * 24 * 60).default(60),
+    /** How long a source that pushes its levels has to send them. */
+    levelsDeadlineMinutes: z.number().int().min(1).max(7 * 24 * 60).default(240),
+    managerApprovalLimit: amount(1e12).default(1000),
+  })
+  .strict()
+  .openapi('SystemReconciliationRequest');
