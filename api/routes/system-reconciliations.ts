@@ -16,6 +16,7 @@ import { MANAGERS, READERS, requireRole, seesWarehouse } from '../auth';
 import { idempotencyKey, jsonBody, jsonResponse, problemResponses } from '../http';
 import { IdParam, SystemReconciliationRequest } from '../schemas';
 import { sendDecision } from '../send-decision';
+import { levelsReceived, levelsRoutes } from './systems';
 import { freeText } from '../text';
 
 const Lines = z.object({ lines: z.array(z.number().int().positive().max(2_147_483_647)).min(1).max(100_000) }).strict();
@@ -38,6 +39,12 @@ const OrderQuery = z.object({
  * order closed. Readers see runs and orders of their warehouses.
  */
 export function systemReconciliationRoutes(app: OpenAPIHono, deps: AppDeps): void {
+  levelsRoutes(app, deps);
+  // Levels a system pushed are stored: its run's workflow is told (a hint; it reads back which sources are in).
+  levelsReceived.notify = async (runId, source) => {
+    const record = await requireSystemReconciliation(deps.orm.em.fork(), runId);
+    await deps.temporal.workflow.getHandle(record.workflowId).signal(sm.levelsReceivedSignal, { source });
+  };
   const readable = async (c: Context, id: string) => {
     const who = requireRole(c, READERS);
     const record = await requireSystemReconciliation(deps.orm.em.fork(), id);
