@@ -2,6 +2,7 @@ import type { Orm } from '../db/orm';
 import { createAdjustmentOrder } from '../store/adjustment-orders';
 import { audit } from '../store/audit';
 import { markReleased } from '../store/reconciliations';
+import { resolveExceptionsOfRelease } from '../store/system-reconciliation/exceptions';
 import { planRelease } from '../store/release/plan';
 import { postBatch, postingProgress, retryFailedRows, skipFailedRows } from '../store/release/post';
 import { rowCounts } from '../store/rows/queries';
@@ -51,7 +52,12 @@ export function releaseActivities(orm: Orm) {
 
     /** The ERP adjustment order and `released`, in one transaction: a released reconciliation always has its order. */
     async finishRelease(input: WithTransition): Promise<Decided<{ orderNumber: number; lines: number }>> {
-      return transitionStep(orm, input, (em) => createAdjustmentOrder(em, input.reconciliationId));
+      return transitionStep(orm, input, async (em) => {
+        const order = await createAdjustmentOrder(em, input.reconciliationId);
+        // A count started from a system reconciliation's exception resolves it when released.
+        await resolveExceptionsOfRelease(em, input.reconciliationId);
+        return order;
+      });
     },
   };
 }
