@@ -3,6 +3,7 @@ import { countingActivities } from './counting';
 import { releaseActivities } from './release';
 import { reviewActivities } from './review';
 import { statusActivities } from './status';
+import { systemActivities } from './system';
 
 /** Every activity the worker registers, bound to one ORM (and so one connection pool). Each takes one input object. */
 export function createActivities(orm: Orm) {
@@ -11,6 +12,7 @@ export function createActivities(orm: Orm) {
     ...reviewActivities(orm),
     ...releaseActivities(orm),
     ...statusActivities(orm),
+    ...systemActivities(orm),
   };
 }
 

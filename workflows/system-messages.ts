@@ -24,9 +24,22 @@ export interface SystemRunTemplate {
   managerApprovalLimit: number;
 }
 
-export type SystemReconciliationInput =
-  | { systemReconciliationId: string; levelsDeadlineMinutes: number }
-  | { schedule: { scheduleId: string; template: SystemRunTemplate; createdBy: string } };
+export interface SystemReconciliationInput {
+  systemReconciliationId: string;
+  levelsDeadlineMinutes: number;
+}
+
+/**
+ * What a Schedule starts each time: a short workflow that creates the run
+ * and starts the run's own workflow (which lives on through review), unless
+ * the schedule's previous run is still getting levels or comparing.
+ */
+export const SCHEDULED_SYSTEM_RUN_WORKFLOW = 'scheduledSystemRunWorkflow';
+export interface ScheduledSystemRunInput {
+  scheduleId: string;
+  template: SystemRunTemplate;
+  createdBy: string;
+}
 
 export interface SystemProgress {
   systemReconciliationId: string;

@@ -50,10 +50,10 @@ export function systemScheduleRoutes(app: OpenAPIHono, deps: AppDeps): void {
   };
   const action = (name: string, t: sm.SystemRunTemplate, createdBy: string) => ({
     type: 'startWorkflow' as const,
-    workflowType: sm.SYSTEM_RECONCILIATION_WORKFLOW,
+    workflowType: sm.SCHEDULED_SYSTEM_RUN_WORKFLOW,
     workflowId: PREFIX + name,
     taskQueue: deps.taskQueue,
-    args: [{ schedule: { scheduleId: name, template: t, createdBy } } satisfies sm.SystemReconciliationInput],
+    args: [{ scheduleId: name, template: t, createdBy } satisfies sm.ScheduledSystemRunInput],
   });
 
   app.openapi(
@@ -163,12 +163,12 @@ export function systemScheduleRoutes(app: OpenAPIHono, deps: AppDeps): void {
 
 function viewOf(name: string, d: ScheduleDescription) {
   const act = d.action as { args?: unknown[] };
-  const input = (act.args?.[0] ?? {}) as { schedule?: { template: sm.SystemRunTemplate; createdBy: string } };
+  const input = (act.args?.[0] ?? {}) as sm.ScheduledSystemRunInput;
   const interval = d.spec.intervals?.[0]?.every;
   return {
     name,
-    template: input.schedule!.template,
-    createdBy: input.schedule!.createdBy,
+    template: input.template,
+    createdBy: input.createdBy,
     every: typeof interval === 'number' ? `${interval / 60_000} minutes` : String(interval ?? ''),
     paused: d.state.paused,
     note: d.state.note ?? null,

@@ -81,6 +81,8 @@ export class SystemReconciliation extends Migration {
         failure jsonb,
         schedule_id text,
         workflow_id text not null unique,
+        -- The Schedule tick (its workflow id) that created this run: a retried tick finds it.
+        tick_workflow_id text unique,
         created_by text not null,
         created_at timestamptz not null default now(),
         compared_at timestamptz,

@@ -57,20 +57,20 @@ const COLUMNS = sql`id, number::int, source_a as "sourceA", source_b as "sourceB
   created_by as "createdBy", created_at as "createdAt", compared_at as "comparedAt", closed_at as "closedAt",
   processing_reconciliation_id as "processingReconciliationId", summary`;
 
-/** Stores a new run (idempotent by key); `workflowId` given when a Schedule started the workflow first. */
+/** Stores a new run (idempotent by key, or by the Schedule tick that creates it). */
 export async function createSystemReconciliation(
   em: Em,
   req: NewSystemReconciliation,
   user: string,
-  opts: { idempotencyKey?: string; workflowId?: string; scheduleId?: string } = {},
+  opts: { idempotencyKey?: string; tickWorkflowId?: string; scheduleId?: string } = {},
 ): Promise<{ record: SystemReconciliationRecord; created: boolean }> {
   const hash = requestHash(req);
   const request = opts.idempotencyKey
     ? { key: opts.idempotencyKey, actor: user, operation: 'create-system-reconciliation', subject: '', requestHash: hash }
     : undefined;
   return em.transactional(async (tx) => {
-    if (opts.workflowId) {
-      const existing = await one(tx, sql<{ id: string }>`select id from system_reconciliation where workflow_id = ${opts.workflowId}`);
+    if (opts.tickWorkflowId) {
+      const existing = await one(tx, sql<{ id: string }>`select id from system_reconciliation where tick_workflow_id = ${opts.tickWorkflowId}`);
       if (existing) return { record: await requireSystemReconciliation(tx, existing.id), created: false };
     }
     let created = false;
@@ -82,7 +82,7 @@ export async function createSystemReconciliation(
   });
 }
 
-async function insert(em: Em, req: NewSystemReconciliation, user: string, opts: { workflowId?: string; scheduleId?: string }): Promise<string> {
+async function insert(em: Em, req: NewSystemReconciliation, user: string, opts: { tickWorkflowId?: string; scheduleId?: string }): Promise<string> {
   const wh = await one(em, sql`select 1 from warehouse where code = ${req.warehouse}`);
   if (!wh) throw refuse('UnknownWarehouse', `warehouse ${req.warehouse} does not exist`);
   const unknown = await rows(em, sql<{ name: string }>`
@@ -93,10 +93,10 @@ async function insert(em: Em, req: NewSystemReconciliation, user: string, opts: 
   const id = randomUUID();
   await affected(em, sql`
     insert into system_reconciliation (id, source_a, source_b, warehouse_code, selection, tolerance, cutoff_minutes, levels_deadline_minutes,
-                                       manager_approval_limit, status, schedule_id, workflow_id, created_by)
+                                       manager_approval_limit, status, schedule_id, workflow_id, tick_workflow_id, created_by)
     values (${id}, ${req.sourceA}, ${req.sourceB}, ${req.warehouse}, ${JSON.stringify(req.selection)}::jsonb, ${JSON.stringify(req.tolerance)}::jsonb,
             ${req.cutoffMinutes}, ${req.levelsDeadlineMinutes}, ${req.managerApprovalLimit}, 'requesting', ${opts.scheduleId ?? null},
-            ${opts.workflowId ?? systemWorkflowIdOf(id)}, ${user})`);
+            ${systemWorkflowIdOf(id)}, ${opts.tickWorkflowId ?? null}, ${user})`);
   await audit(em, { warehouse: req.warehouse, actor: user, action: 'system_reconciliation_created', subject: `system reconciliation ${id}`, after: req });
   return id;
 }

@@ -6,6 +6,7 @@ import { applyTransition, createProcessingDocument } from '../reconciliations';
 import { refuse } from '../refusal';
 import { planRelease } from '../release/plan';
 import { skipFailedRows } from '../release/post';
+import { storageUnitsSql } from '../systems';
 import type { LockedSystemReconciliation } from './document';
 
 /**
@@ -158,19 +159,16 @@ async function insertRow(em: Em, reconciliationId: string, sourceB: string, k: K
 
 /**
  * A source's levels for the run in the book's terms: category and blocking
- * reason from its status mapping, quantity in the item's storage unit.
+ * reason from its status mapping, quantity in the item's storage unit (the
+ * one conversion rule, store/systems.ts storageUnitsSql).
  */
 function normalizedLevels(runId: string, source: string | ReturnType<typeof sql>) {
   return sql`(
     select i.id as item_id, l.location_code, m.category, m.blocking_reason as reason,
-           l.quantity * case when l.unit = i.storage_unit then 1
-                             when l.unit = i.inventory_unit then 1 / i.conversion_factor
-                             else coalesce(ui.storage_units, ua.storage_units) end as quantity
+           l.quantity * ${storageUnitsSql(sql`l.source`, sql`l.item_code`, sql`l.unit`)} as quantity
     from source_level l
     join item i on i.code = l.item_code
     join status_mapping m on m.source = l.source and m.status = l.status
-    left join unit_mapping ui on ui.source = l.source and ui.unit = l.unit and ui.item_code = l.item_code
-    left join unit_mapping ua on ua.source = l.source and ua.unit = l.unit and ua.item_code = ''
     where l.system_reconciliation_id = ${runId} and l.source = ${source}
   )`;
 }
