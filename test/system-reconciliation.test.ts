@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { rows, sql } from '../db/sql';
 import { upsertUser } from '../store/users';
 import { smallWarehouse } from './support/fixtures';
+import { maybeSaveHistory } from './support/histories';
 import { useStack, tokenOf, type Stack } from './support/stack';
 import { WMS } from './support/systems-stack';
 import { eventually } from './support/wait';
@@ -121,5 +122,7 @@ describe('system reconciliation: book against a pushing WMS', () => {
     expect((await stack.http('POST', `/system-reconciliations/${id}/close`)).status).toBe(200);
     const closed = await until(stack, id, 'closed');
     expect(closed.closedAt).not.toBeNull();
+    await stack.client.workflow.getHandle(closed.workflowId).result();
+    await maybeSaveHistory(stack, closed.workflowId, 'system-reconciliation');
   });
 });
