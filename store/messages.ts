@@ -170,6 +170,8 @@ async function ingest(em: Em, kind: BatchKind, system: string, records: AsyncIte
     }
 
     const applied = kind === 'messages' ? await applyMessages(tx, system) : await applyMovements(tx, system);
+    const byWarehouse = await rows(tx, sql<{ warehouse: string; lines: number }>`
+      select warehouse_code as warehouse, count(*)::int as lines from staged_line group by 1 order by 1`);
     await affected(tx, sql`drop table staged_line`);
     const summary: BatchSummary = {
       importId: opts.importId, kind, system, lines,
@@ -178,10 +180,15 @@ async function ingest(em: Em, kind: BatchKind, system: string, records: AsyncIte
     await affected(tx, sql`
       insert into import_load (id, kind, actor, request_hash, lines, summary)
       values (${opts.importId}, ${kind}, ${opts.actor}, ${hashOf(opts.requestHash)}, ${lines}, ${JSON.stringify(summary)}::jsonb)`);
-    await audit(tx, {
-      actor: opts.actor, action: kind === 'messages' ? 'messages_received' : 'movements_received', subject: `system ${system}`,
-      after: { importId: opts.importId, lines, inserted: summary.inserted, processed: summary.processed },
-    });
+    // One event per warehouse, so an auditor sees only the part of a batch for
+    // the warehouses they are granted, and nothing of the rest.
+    for (const part of byWarehouse) {
+      await audit(tx, {
+        actor: opts.actor, action: kind === 'messages' ? 'messages_received' : 'movements_received', subject: `system ${system}`,
+        warehouse: part.warehouse,
+        after: { importId: opts.importId, lines: part.lines },
+      });
+    }
     return summary;
   });
 }

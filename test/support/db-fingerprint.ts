@@ -12,6 +12,8 @@ export const ALL_TABLES = [
   'count_order', 'count_task', 'count_submission', 'count_entry',
   'posting', 'adjustment_order', 'adjustment_order_line', 'audit_event', 'idempotency_record',
   'app_user', 'api_token', 'user_warehouse',
+  'import_load', 'external_system', 'status_mapping', 'unit_mapping', 'system_reconciliation', 'system_status_transition',
+  'source_level', 'levels_receipt', 'interface_message', 'movement_event', 'system_difference', 'system_exception', 'system_exception_event',
 ] as const;
 
 export type Fingerprint = Record<string, string>;
