@@ -1,5 +1,277 @@
-import type { OpenAPIHono } from '@hono/zod-openapi';
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { decimalPlaces } from '../../domain/decimal';
+import { BodyTap, LineTooLong } from '../../store/imports/body';
+import { IMPORT_KINDS, type ImportKind, type ParsedLine, type RowOf } from '../../store/imports/kinds';
+import { applyImport } from '../../store/imports/load';
+import { formatOf, readRecords, RecordSyntaxError, type NumberedRecord } from '../../store/streaming/records';
 import type { AppDeps } from '../app';
+import { INTEGRATIONS, requireRole } from '../auth';
+import { jsonResponse } from '../http';
+import { Problem } from '../problem';
+import { code, label } from '../text';
 
-/** Loads of master data and stock (filled in by the imports work). */
-export function importRoutes(_app: OpenAPIHono, _deps: AppDeps): void {}
+/**
+ * Loads of master data and stock from the systems that own them (ERP, WMS):
+ * `POST /imports/{kind}` with a CSV (header line) or JSON-lines body, read as
+ * it streams in. The Import-Id header identifies the load: sending it again
+ * changes nothing. A load is applied whole or not at all; bad lines are
+ * answered by number with the reason.
+ */
+
+/** A number as JSON gives it, or as CSV text (digits, an optional fraction; no sign, no exponent). */
+const DECIMAL_TEXT = /^\d+(?:\.\d+)?$/;
+
+function fractionDigits(text: string): number {
+  return (text.split('.')[1] ?? '').replace(/0+$/, '').length;
+}
+
+/** A non-negative decimal number with at most `decimals` decimals (and above 0 when `positive`), up to `max`. */
+function decimal(opts: { decimals: number; max?: number; positive?: boolean }) {
+  return z.unknown().transform((v, ctx) => {
+    let n: number;
+    if (typeof v === 'number') {
+      n = v;
+    } else if (typeof v === 'string' && DECIMAL_TEXT.test(v.trim())) {
+      if (fractionDigits(v.trim()) > opts.decimals) {
+        ctx.addIssue({ code: 'custom', message: `at most ${opts.decimals} decimals` });
+        return z.NEVER;
+      }
+      n = Number(v.trim());
+    } else {
+      ctx.addIssue({ code: 'custom', message: v === undefined || v === '' || v === null ? 'required' : 'a number such as 12 or 2.5 (no sign, no exponent)' });
+      return z.NEVER;
+    }
+    const problem = !Number.isFinite(n) || n < 0 ? 'must be 0 or more'
+      : opts.positive && n === 0 ? 'must be above 0'
+      : opts.max !== undefined && n > opts.max ? `at most ${opts.max}`
+      : decimalPlaces(n) > opts.decimals ? `at most ${opts.decimals} decimals`
+      : undefined;
+    if (problem) {
+      ctx.addIssue({ code: 'custom', message: problem });
+      return z.NEVER;
+    }
+    return n;
+  });
+}
+
+/**
+ * A field that may be left out: absent comes in as null. (An object schema
+ * takes a missing key only for optional or preprocessed fields.)
+ */
+const optional = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === undefined ? null : v), schema);
+
+/** true or false; CSV text `true` / `false` (any case); absent or empty is false. */
+const flag = z.unknown().transform((v, ctx) => {
+  if (v === undefined || v === null || v === '') return false;
+  if (typeof v === 'boolean') return v;
+  if (typeof v === 'string' && /^(true|false)$/i.test(v.trim())) return v.trim().toLowerCase() === 'true';
+  ctx.addIssue({ code: 'custom', message: 'true or false' });
+  return z.NEVER;
+});
+
+/** 0 to 4. */
+const unitDecimals = z.unknown().transform((v, ctx) => {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v.trim()) : NaN;
+  if (Number.isInteger(n) && n >= 0 && n <= 4) return n;
+  ctx.addIssue({ code: 'custom', message: v === undefined || v === '' ? 'required' : 'a whole number from 0 to 4' });
+  return z.NEVER;
+});
+
+/** An optional attribute (lot, serial, handling unit, owner, description): absent, null and empty are ''. */
+const optionalLabel = (max = 100) => z.preprocess((v) => v ?? '', label(max));
+
+const quantity = decimal({ decimals: 4 });
+const REASON = code(50);
+
+/**
+ * Blocked quantities per reason: in JSON lines an object `{"damaged": 2}`, in
+ * CSV the text `damaged=2;quality=1` (a reason holds neither `=` nor `;`).
+ * Absent or empty: no blockings.
+ */
+const blockedQuantities = z.unknown().transform((v, ctx) => {
+  if (v === undefined || v === null || v === '') return {};
+  let entries: Array<[string, unknown]>;
+  if (typeof v === 'string') {
+    entries = [];
+    for (const part of v.split(';')) {
+      if (part.trim() === '') continue;
+      const eq = part.indexOf('=');
+      if (eq < 0) {
+        ctx.addIssue({ code: 'custom', message: 'write blockings as reason=quantity;reason=quantity' });
+        return z.NEVER;
+      }
+      entries.push([part.slice(0, eq).trim(), part.slice(eq + 1).trim()]);
+    }
+  } else if (typeof v === 'object' && !Array.isArray(v)) {
+    entries = Object.entries(v as Record<string, unknown>);
+  } else {
+    ctx.addIssue({ code: 'custom', message: 'an object of blocked quantities by reason, such as {"damaged": 2}' });
+    return z.NEVER;
+  }
+  const out = new Map<string, number>();
+  for (const [reason, q] of entries) {
+    if (!REASON.safeParse(reason).success || reason !== reason.trim()) {
+      ctx.addIssue({ code: 'custom', message: 'a blocking reason must be 1 to 50 characters, without control characters (such as NUL) or lone surrogates' });
+      return z.NEVER;
+    }
+    if (out.has(reason)) {
+      ctx.addIssue({ code: 'custom', message: `reason ${reason} is given twice` });
+      return z.NEVER;
+    }
+    const parsed = quantity.safeParse(q);
+    if (!parsed.success) {
+      ctx.addIssue({ code: 'custom', message: `${reason}: ${parsed.error.issues[0]?.message ?? 'not a quantity'}` });
+      return z.NEVER;
+    }
+    out.set(reason, parsed.data);
+  }
+  return Object.fromEntries(out);
+});
+const blocked = optional(blockedQuantities);
+
+/** The fields of each kind's lines: CSV header names and JSON keys alike. */
+const LINE = {
+  warehouses: z.strictObject({ code: code(), name: code(200) }),
+  zones: z.strictObject({ warehouse: code(), code: code() }),
+  locations: z.strictObject({ warehouse: code(), zone: code(), code: code() }),
+  units: z.strictObject({ code: code(20), decimals: unitDecimals }),
+  items: z.strictObject({
+    code: code(),
+    description: optionalLabel(500),
+    storageUnit: code(20),
+    inventoryUnit: code(20),
+    conversionFactor: decimal({ decimals: 6, max: 1e9, positive: true }),
+    standardCost: decimal({ decimals: 4, max: 1e10 }),
+    lotTracked: optional(flag),
+    serialTracked: optional(flag),
+  }),
+  stock: z.strictObject({
+    warehouse: code(),
+    location: code(),
+    item: code(),
+    lot: optionalLabel(),
+    serial: optionalLabel(),
+    handlingUnit: optionalLabel(),
+    owner: optionalLabel(),
+    quantity,
+    blocked,
+  }),
+} satisfies { [K in ImportKind]: z.ZodType<RowOf[K]> };
+
+const MAX_PROBLEM_CHARS = 300;
+
+/** One record checked against its kind's fields: the row, or what is wrong with it in words. */
+export function parseLine<K extends ImportKind>(kind: K, record: NumberedRecord): ParsedLine<K> {
+  const parsed = (LINE[kind] as unknown as z.ZodType<RowOf[K]>).safeParse(record.fields);
+  if (parsed.success) return { line: record.line, row: parsed.data };
+  const problem = parsed.error.issues
+    .slice(0, 3)
+    .map((issue) => {
+      if (issue.code === 'unrecognized_keys') return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`;
+      const field = String(issue.path[0] ?? '');
+      const missing = record.fields[field] === undefined && issue.code === 'invalid_type';
+      return `${field}: ${missing ? 'required' : issue.message}`;
+    })
+    .join('; ');
+  return { line: record.line, problem: problem.length > MAX_PROBLEM_CHARS ? `${problem.slice(0, MAX_PROBLEM_CHARS)}...` : problem };
+}
+
+/**
+ * The lines of a body, checked one by one. A line the reader cannot read at
+ * all (a malformed CSV line, a JSON line that is not an object, text that is
+ * not UTF-8, a line over 1 MiB) ends the reading: it is the last line reported.
+ */
+export async function* parseLines<K extends ImportKind>(kind: K, records: AsyncIterable<NumberedRecord>): AsyncGenerator<ParsedLine<K>> {
+  let last = 0;
+  try {
+    for await (const record of records) {
+      last = record.line;
+      yield parseLine(kind, record);
+    }
+  } catch (e) {
+    const stop = ' (the load was read up to this line)';
+    if (e instanceof RecordSyntaxError) yield { line: e.line, problem: e.message.replace(/^line \d+: /, '') + stop };
+    else if (e instanceof LineTooLong) yield { line: e.line, problem: e.message + stop };
+    else if (isNotUtf8(e)) yield { line: last + 1, problem: 'the text is not valid UTF-8 (at or after this line; the load was read up to here)' };
+    else throw e;
+  }
+}
+
+function isNotUtf8(e: unknown): boolean {
+  return e instanceof TypeError && (e as { code?: string }).code === 'ERR_ENCODING_INVALID_ENCODED_DATA';
+}
+
+/** Visible ASCII, 1 to 200 characters, as Idempotency-Key. */
+const IMPORT_ID = /^[\x21-\x7e]{1,200}$/;
+
+function importIdOf(c: Context): string {
+  const id = c.req.header('import-id')?.trim();
+  if (id === undefined || !IMPORT_ID.test(id)) {
+    throw new Problem(422, 'invalid-import-id', 'Import-Id required', 'send an Import-Id header of 1 to 200 visible ASCII characters that identifies this load');
+  }
+  return id;
+}
+
+const FIELDS: Record<ImportKind, string> = {
+  warehouses: 'code, name',
+  zones: 'warehouse, code',
+  locations: 'warehouse, zone, code',
+  units: 'code, decimals (0 to 4)',
+  items: 'code, description, storageUnit, inventoryUnit, conversionFactor (inventory units per storage unit, above 0, up to 6 decimals), standardCost (per inventory unit, 0 or more, up to 4 decimals), lotTracked, serialTracked (true/false)',
+  stock: 'warehouse, location, item, lot, serial, handlingUnit, owner, quantity (storage unit), blocked (JSON lines: {"reason": quantity}; CSV: reason=quantity;reason=quantity)',
+};
+
+const route = createRoute({
+  method: 'post',
+  path: '/imports/{kind}',
+  summary: 'Load master data or stock (integrations and admins): CSV or JSON lines, streamed; applied whole or not at all, once per Import-Id',
+  description: [
+    'One kind per load; CSV header names and JSON keys are the same. Fields by kind:',
+    ...IMPORT_KINDS.map((k) => `- ${k}: ${FIELDS[k]}`),
+    'Warehouses, zones, locations, units and items are created or updated by their code; references must exist before the load.',
+    'A stock load sets the quantity and the blockings of each position it lists (with an adjustment movement of each difference, reference `import <Import-Id>`) and leaves other positions alone.',
+    'Rows of a warehouse the caller is not granted are bad lines. Any bad line and nothing is applied: 422 with `lines` (the first 1,000 `{line, problem}`) and `badLines` (how many).',
+    'The same Import-Id again from the same caller, for the same kind and body: 200 with the first summary, nothing applied again; with anything else: 422 import-id-reused.',
+  ].join('\n'),
+  request: {
+    params: z.object({ kind: z.enum(IMPORT_KINDS) }),
+    headers: z.object({ 'import-id': z.string().min(1).max(200).openapi({ description: 'Identifies the load: 1 to 200 visible ASCII characters' }) }),
+    body: {
+      required: true,
+      content: {
+        'text/csv': { schema: z.string().openapi({ description: 'A header line naming the fields, then one line per record (RFC 4180)' }) },
+        'application/x-ndjson': { schema: z.string().openapi({ description: 'One JSON object per line' }) },
+      },
+    },
+  },
+  responses: {
+    201: jsonResponse('Applied: { importId, kind, lines, created, updated, unchanged, movements }'),
+    200: jsonResponse('The same load again: the first summary; nothing was applied'),
+    403: { description: 'Not an integration or admin (application/problem+json)' },
+    415: { description: 'Neither text/csv nor application/x-ndjson (application/problem+json)' },
+    422: { description: 'Bad lines (invalid-import, with `lines` and `badLines`), a reused Import-Id (import-id-reused) or none (invalid-import-id) (application/problem+json)' },
+  },
+});
+
+export function importRoutes(app: OpenAPIHono, deps: AppDeps): void {
+  // Documented as /imports/{kind}; served only for these kinds, so other loads may live beside it under /imports/.
+  app.openAPIRegistry.registerPath(route);
+  app.post(`/imports/:kind{${IMPORT_KINDS.join('|')}}`, async (c) => {
+    const who = requireRole(c, INTEGRATIONS);
+    const kind = c.req.param('kind') as ImportKind;
+    const importId = importIdOf(c);
+    const format = formatOf(c.req.header('content-type'));
+    if (!format) throw new Problem(415, 'unsupported-media-type', 'Unsupported media type', 'send text/csv (with a header line) or application/x-ndjson (one JSON object per line)');
+    const body = new BodyTap(c.req.raw.body);
+    const { summary, replayed } = await applyImport(deps.orm.em.fork(), {
+      importId,
+      kind,
+      actor: who.name,
+      warehouses: who.warehouses,
+      lines: parseLines(kind, readRecords(body.chunks(), format)),
+      bodyHash: () => body.finish(),
+    });
+    return c.json(summary, replayed ? 200 : 201);
+  });
+}

@@ -1,0 +1,190 @@
+import { affected, one, rows, sql } from '../../db/sql';
+import { add, cmp, dec, toNumber, type Decimal } from '../../domain/decimal';
+import { MAX_INVENTORY_QUANTITY, MAX_VALUE, quantityProblem } from '../../domain/quantity-bounds';
+import { column, type KindSpec, type StockRow } from './kinds';
+
+/**
+ * A load of stock: each line is one stock position (warehouse, location,
+ * item, lot, serial, handling unit, owner) with its quantity and its blocked
+ * quantities. A listed position's quantity becomes the loaded one, with an
+ * adjustment movement of the difference (so a count in progress sees it as a
+ * movement after its snapshot), and its blockings become exactly the loaded
+ * ones; a position the load does not list is left alone.
+ */
+
+interface ItemRules {
+  code: string;
+  id: number;
+  unit: string;
+  decimals: number;
+  serial_tracked: boolean;
+  lot_tracked: boolean;
+  conversion_factor: number;
+  standard_cost: number;
+}
+
+/** Why a stock line cannot be loaded for this item, by the rules counts follow (domain/quantity-bounds), or undefined. */
+export function stockLineProblem(r: StockRow, item: ItemRules | undefined): string | undefined {
+  if (!item) return `unknown item ${r.item}`;
+  if (item.serial_tracked && r.serial === '') return `item ${r.item} is serial-tracked: give the serial and a quantity of 0 or 1`;
+  if (item.lot_tracked && r.lot === '') return `item ${r.item} is lot-tracked: give the lot`;
+  const rules = { decimals: item.decimals, serialTracked: item.serial_tracked };
+  const quantity = quantityProblem(r.quantity, item.unit, rules);
+  if (quantity) return `item ${r.item}: ${quantity}`;
+  let blocked: Decimal = dec(0);
+  for (const [reason, q] of Object.entries(r.blocked)) {
+    const p = quantityProblem(q, item.unit, rules);
+    if (p) return `item ${r.item}, blocked ${reason}: ${p}`;
+    blocked = add(blocked, dec(q));
+  }
+  if (cmp(blocked, dec(r.quantity)) > 0) {
+    return `item ${r.item}: the blocked quantity ${toNumber(blocked)} exceeds the quantity ${r.quantity}`;
+  }
+  const inventory = r.quantity * item.conversion_factor;
+  if (inventory > MAX_INVENTORY_QUANTITY || inventory * item.standard_cost > MAX_VALUE) {
+    return `item ${r.item}: ${r.quantity} ${item.unit} at one stock position is more than the stock records can hold`;
+  }
+  return undefined;
+}
+
+const KEY_COLUMNS = ['location_id', 'item_id', 'lot', 'serial', 'handling_unit', 'owner'];
+/** The natural key of a stock position, columns of `alias`. */
+const key = (alias?: string) => sql.raw(KEY_COLUMNS.map((c) => (alias ? `${alias}.${c}` : c)).join(', '));
+const KEY = key();
+
+export const stock: KindSpec<StockRow> = {
+  staging: [
+    sql`create temp table import_row (
+          line int not null, warehouse text not null, location text not null, location_id int, item_id int not null,
+          lot text not null, serial text not null, handling_unit text not null, owner text not null, quantity numeric not null
+        ) on commit drop`,
+    sql`create temp table import_blocking (line int not null, reason text not null, quantity numeric not null) on commit drop`,
+  ],
+  warehouseOf: (r) => r.warehouse,
+  warehouseScoped: true,
+
+  /** The item's rules are looked up once per batch; the location is resolved as the rows are staged. */
+  async stage(em, batch, problems) {
+    const codes = [...new Set(column(batch, (r) => r.item))];
+    const found = await rows(em, sql<ItemRules>`
+      select i.code, i.id, i.storage_unit as unit, u.decimals, i.serial_tracked, i.lot_tracked,
+             i.conversion_factor::float8 as conversion_factor, i.standard_cost::float8 as standard_cost
+      from item i join unit u on u.code = i.storage_unit where i.code = any(${codes}::text[])`);
+    const items = new Map(found.map((i) => [i.code, i]));
+    const good: Array<{ line: number; row: StockRow; itemId: number }> = [];
+    for (const l of batch) {
+      const item = items.get(l.row.item);
+      const problem = stockLineProblem(l.row, item);
+      if (problem) problems.push({ line: l.line, problem });
+      else good.push({ ...l, itemId: item!.id });
+    }
+    if (good.length === 0) return;
+    await affected(em, sql`
+      insert into import_row (line, warehouse, location, location_id, item_id, lot, serial, handling_unit, owner, quantity)
+      select u.line, u.warehouse, u.location, l.id, u.item_id, u.lot, u.serial, u.handling_unit, u.owner, u.quantity
+      from unnest(${good.map((g) => g.line)}::int[], ${column(good, (r) => r.warehouse)}::text[], ${column(good, (r) => r.location)}::text[],
+                  ${good.map((g) => g.itemId)}::int[], ${column(good, (r) => r.lot)}::text[], ${column(good, (r) => r.serial)}::text[],
+                  ${column(good, (r) => r.handlingUnit)}::text[], ${column(good, (r) => r.owner)}::text[],
+                  ${column(good, (r) => String(r.quantity))}::numeric[])
+        as u(line, warehouse, location, item_id, lot, serial, handling_unit, owner, quantity)
+      left join location l on l.warehouse_code = u.warehouse and l.code = u.location`);
+    const blockings = good.flatMap((g) => Object.entries(g.row.blocked).map(([reason, q]) => ({ line: g.line, reason, quantity: String(q) })));
+    if (blockings.length > 0) {
+      await affected(em, sql`
+        insert into import_blocking (line, reason, quantity)
+        select * from unnest(${blockings.map((b) => b.line)}::int[], ${blockings.map((b) => b.reason)}::text[], ${blockings.map((b) => b.quantity)}::numeric[])`);
+    }
+  },
+
+  checks: [
+    sql`
+      insert into import_problem (line, problem)
+      select r.line, case when exists (select 1 from warehouse w where w.code = r.warehouse)
+                          then 'unknown location ' || r.location || ' in warehouse ' || r.warehouse
+                          else 'unknown warehouse ' || r.warehouse end
+      from import_row r where r.location_id is null`,
+    sql`
+      insert into import_problem (line, problem)
+      select line, 'the same stock position as line ' || first from (
+        select line, min(line) over (partition by ${KEY}) as first from import_row where location_id is not null
+      ) d where line > first`,
+  ],
+
+  async merge(em, importId) {
+    // Loads of the same warehouse merge one after the other (staging stays
+    // concurrent): two merges that create and lock overlapping positions in
+    // different orders would otherwise deadlock. Locks taken in code order.
+    await affected(em, sql`
+      select pg_advisory_xact_lock(hashtextextended('stock-merge:' || w, 0))
+      from (select distinct warehouse as w from import_row order by 1) d`);
+    await affected(em, sql`create index on import_row (${KEY})`);
+    await affected(em, sql`create index on import_blocking (line)`);
+    await affected(em, sql`analyze import_row`);
+    await affected(em, sql`analyze import_blocking`);
+    await affected(em, sql`
+      create temp table import_position (line int primary key, position_id bigint not null unique, before numeric not null,
+                                         after numeric not null, created boolean not null) on commit drop`);
+    // Positions the load lists and the book lacks are created with their loaded quantity (a movement from 0).
+    await affected(em, sql`
+      with created as (
+        insert into stock_position (warehouse_code, location_id, item_id, lot, serial, handling_unit, owner, quantity)
+        select r.warehouse, r.location_id, r.item_id, r.lot, r.serial, r.handling_unit, r.owner, r.quantity from import_row r
+        where not exists (select 1 from stock_position p where (${key('p')}) = (${key('r')}))
+        order by ${key('r')}
+        on conflict on constraint stock_position_natural_key do nothing
+        returning id, ${KEY}
+      )
+      insert into import_position (line, position_id, before, after, created)
+      select r.line, c.id, 0, r.quantity, true from created c join import_row r on (${key('r')}) = (${key('c')})`);
+    // The other listed positions, locked, with their quantity as it stands now: the movement is the difference to that.
+    await affected(em, sql`
+      insert into import_position (line, position_id, before, after, created)
+      select r.line, p.id, p.quantity, r.quantity, false
+      from import_row r
+      join stock_position p on (${key('p')}) = (${key('r')})
+      where not exists (select 1 from import_position ip where ip.line = r.line)
+      order by p.id
+      for update of p`);
+    // Positions whose set of blockings (reason and quantity) differs from the loaded one.
+    await affected(em, sql`create temp table import_blocking_change (position_id bigint primary key) on commit drop`);
+    await affected(em, sql`
+      insert into import_blocking_change
+      select distinct coalesce(o.position_id, n.position_id) from (
+        select b.stock_position_id as position_id, b.reason, b.quantity from blocking b
+        join import_position ip on ip.position_id = b.stock_position_id
+      ) o full join (
+        select ip.position_id, ib.reason, ib.quantity from import_blocking ib join import_position ip on ip.line = ib.line
+      ) n on n.position_id = o.position_id and n.reason = o.reason
+      where o.quantity is distinct from n.quantity`);
+    const counts = await one(em, sql<{ created: number; updated: number; movements: number }>`
+      select count(*) filter (where ip.created)::int as created,
+             count(*) filter (where not ip.created and (ip.before <> ip.after or c.position_id is not null))::int as updated,
+             count(*) filter (where ip.before <> ip.after)::int as movements
+      from import_position ip left join import_blocking_change c on c.position_id = ip.position_id`);
+    await affected(em, sql`
+      with moved as (
+        insert into movement (stock_position_id, kind, quantity, reference)
+        select position_id, 'adjustment', after - before, ${'import ' + importId} from import_position
+        where after <> before order by position_id
+      )
+      update stock_position p set quantity = ip.after, updated_at = now()
+      from import_position ip
+      where p.id = ip.position_id and not ip.created
+        and (ip.after <> ip.before or exists (select 1 from import_blocking_change c where c.position_id = ip.position_id))`);
+    await affected(em, sql`
+      delete from blocking b using import_blocking_change c
+      where b.stock_position_id = c.position_id
+        and not exists (select 1 from import_position ip join import_blocking ib on ib.line = ip.line
+                        where ip.position_id = b.stock_position_id and ib.reason = b.reason)`);
+    await affected(em, sql`
+      insert into blocking (stock_position_id, reason, quantity)
+      select ip.position_id, ib.reason, ib.quantity
+      from import_blocking ib
+      join import_position ip on ip.line = ib.line
+      join import_blocking_change c on c.position_id = ip.position_id
+      order by ip.position_id, ib.reason
+      on conflict (stock_position_id, reason) do update set quantity = excluded.quantity, updated_at = now()
+      where blocking.quantity <> excluded.quantity`);
+    return counts ?? { created: 0, updated: 0, movements: 0 };
+  },
+};
