@@ -3,7 +3,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { Client } from '@temporalio/client';
 import type { Orm } from '../db/orm';
 import { authenticate } from './auth';
-import { isUnavailable } from '../db/unavailable';
+import { isTransactionConflict, isUnavailable } from '../db/unavailable';
 import { Refusal } from '../store/refusal';
 import { Problem, problemResponse, refusalProblem } from './problem';
 import { healthRoutes } from './routes/health';
@@ -54,6 +54,10 @@ export function createApp(deps: AppDeps): App {
     if (isUnavailable(err)) {
       c.header('retry-after', '5');
       return problemResponse(c, new Problem(503, 'unavailable', 'Temporarily unavailable', 'the database or Temporal is not reachable just now; nothing was changed, retry shortly'));
+    }
+    if (isTransactionConflict(err)) {
+      c.header('retry-after', '1');
+      return problemResponse(c, new Problem(503, 'conflict-retry', 'Busy', 'the request met a concurrent change and was rolled back whole; nothing was changed, send it again'));
     }
     console.error(err);
     return problemResponse(c, new Problem(500, 'internal-error', 'Internal error', 'the error was logged'));

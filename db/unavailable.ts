@@ -17,3 +17,16 @@ export function isUnavailable(e: unknown): boolean {
   }
   return false;
 }
+
+/**
+ * Whether an error is PostgreSQL giving up one of two transactions that got
+ * in each other's way (a deadlock, a serialization failure): the transaction
+ * was rolled back whole, and the same request may succeed if sent again.
+ */
+export function isTransactionConflict(e: unknown): boolean {
+  for (let c: unknown = e, depth = 0; c && typeof c === 'object' && depth < 6; c = (c as { cause?: unknown }).cause, depth++) {
+    const code = (c as { code?: unknown }).code;
+    if (code === '40001' || code === '40P01') return true;
+  }
+  return false;
+}

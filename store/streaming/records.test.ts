@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readRecords, RecordSyntaxError, type RecordFormat } from './records';
+import { MAX_RECORD_CHARS, readRecords, RecordSyntaxError, type RecordFormat } from './records';
 
 async function* chunks(text: string, size: number): AsyncGenerator<Uint8Array> {
   const bytes = new TextEncoder().encode(text);
@@ -39,6 +39,16 @@ describe('records from a streamed body', () => {
 
   it('names the line that is not a JSON object', async () => {
     await expect(all('{"a":1}\n[1,2]\n', 'jsonl')).rejects.toThrow(new RecordSyntaxError(2, 'not a JSON object'));
+  });
+
+  it('stops at a line longer than the record limit, naming it', async () => {
+    const long = 'x'.repeat(MAX_RECORD_CHARS + 10);
+    await expect(all(`{"a":1}\n${long}`, 'jsonl', 64 * 1024)).rejects.toThrow(new RecordSyntaxError(2, `a record longer than ${MAX_RECORD_CHARS} characters`));
+  });
+
+  it('stops at a quoted CSV field that spans lines past the record limit, naming the line it starts on', async () => {
+    const lines = Array.from({ length: 40 }, () => 'y'.repeat(MAX_RECORD_CHARS / 32)).join('\n');
+    await expect(all(`a,b\n1,2\n3,"${lines}"\n`, 'csv', 64 * 1024)).rejects.toThrow(new RecordSyntaxError(3, `a record longer than ${MAX_RECORD_CHARS} characters`));
   });
 
   it('refuses bytes that are not UTF-8', async () => {

@@ -34,16 +34,26 @@ export async function* readRecords(body: AsyncIterable<Uint8Array>, format: Reco
   else yield* csvRecords(body);
 }
 
+/**
+ * The longest record a sender may send, in characters: one line, or a CSV
+ * record whose quoted fields span lines. Past it the reading stops, so one
+ * endless line or field cannot fill the server's memory.
+ */
+export const MAX_RECORD_CHARS = 1 << 20;
+
 async function* textLines(body: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
   const decoder = new TextDecoder('utf-8', { fatal: true });
   let rest = '';
+  let lines = 0;
   for await (const chunk of body) {
     rest += decoder.decode(chunk, { stream: true });
     let nl: number;
     while ((nl = rest.indexOf('\n')) >= 0) {
+      lines++;
       yield rest.slice(0, nl).replace(/\r$/, '');
       rest = rest.slice(nl + 1);
     }
+    if (rest.length > MAX_RECORD_CHARS) throw tooLong(lines + 1);
   }
   rest += decoder.decode();
   if (rest.length > 0) yield rest.replace(/\r$/, '');
@@ -78,6 +88,7 @@ async function* csvRecords(body: AsyncIterable<Uint8Array>): AsyncGenerator<Numb
   let field = '';
   let quoted = false;
   let inQuotes = false;
+  let length = 0;
   for await (const text of textLines(body)) {
     line++;
     if (!inQuotes) {
@@ -85,10 +96,13 @@ async function* csvRecords(body: AsyncIterable<Uint8Array>): AsyncGenerator<Numb
       fields = [];
       field = '';
       quoted = false;
+      length = 0;
       if (text === '') continue;
     } else {
       field += '\n';
     }
+    length += text.length + 1;
+    if (length > MAX_RECORD_CHARS) throw tooLong(start);
     for (let i = 0; i < text.length; i++) {
       const ch = text[i]!;
       if (inQuotes) {
@@ -125,4 +139,8 @@ async function* csvRecords(body: AsyncIterable<Uint8Array>): AsyncGenerator<Numb
   }
   if (inQuotes) throw new RecordSyntaxError(start, 'a quoted field is never closed');
   if (!header) throw new RecordSyntaxError(1, 'the file is empty: a CSV starts with a header line');
+}
+
+function tooLong(line: number): RecordSyntaxError {
+  return new RecordSyntaxError(line, `a record longer than ${MAX_RECORD_CHARS} characters`);
 }
