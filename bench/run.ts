@@ -11,7 +11,7 @@ import { submitCounts, type CountEntryInput } from '../store/count-entries';
 import { createReconciliation } from '../store/reconciliations';
 
 /**
- * `npm run bench [-- --positions 200000]`: the steps of a reconciliation at
+ * `npm run bench:count [-- --positions 200000]`: the steps of a reconciliation at
  * scale on a throwaway embedded PostgreSQL, each timed twice in the same run:
  * as Stocktake runs them (every commit durable) and, beside them, the same
  * code on a connection pool whose sessions set `synchronous_commit = off`,
