@@ -4,7 +4,7 @@ import { affected, one, rows, sql, type Em } from '../db/sql';
 import { audit } from './audit';
 import { Refusal, notFound, refuse } from './refusal';
 import { readRecords, formatOf, type NumberedRecord } from './streaming/records';
-import { drain, FieldReader, hashedBody, hashOf, LineProblems, senderProblem, type HashOf, type LineProblem } from './system-sources/lines';
+import { drain, FieldReader, hashedBody, hashOf, LineProblems, stageRecords, type HashOf, type LineProblem } from './system-sources/lines';
 import { BOOK, pullSetting, requireSource, storageUnitsSql, type LevelsMode, type LocationGranularity } from './systems';
 
 /**
@@ -93,26 +93,12 @@ export async function storeLevels(
     }
 
     const problems = new LineProblems();
-    let lines = 0;
-    let batch: LevelLine[] = [];
-    const flush = async () => {
-      if (batch.length > 0) await insertLevels(tx, runId, source, batch);
-      batch = [];
-    };
-    try {
-      for await (const record of records) {
-        lines++;
-        const read = readLevelLine(record, system.locationGranularity);
-        if ('problem' in read) problems.add(record.line, read.problem);
-        else batch.push(read);
-        if (batch.length >= BATCH) await flush();
-      }
-    } catch (e) {
-      const p = senderProblem(e);
-      if (!p) throw e;
-      problems.add(p.line, p.problem);
-    }
-    await flush();
+    const lines = await stageRecords(
+      records,
+      (record) => readLevelLine(record, system.locationGranularity),
+      (batch) => insertLevels(tx, runId, source, batch),
+      { problems, batchSize: BATCH },
+    );
 
     const found = await levelProblems(tx, runId, source, run, system.locationGranularity);
     const all = problems.merged(found.lines, found.total);

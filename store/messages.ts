@@ -2,7 +2,7 @@ import { affected, one, rows, sql, type Em } from '../db/sql';
 import { audit } from './audit';
 import { refuse } from './refusal';
 import type { NumberedRecord } from './streaming/records';
-import { drain, FieldReader, hashOf, LineProblems, senderProblem, type HashOf, type LineProblem } from './system-sources/lines';
+import { drain, FieldReader, hashOf, LineProblems, stageRecords, type HashOf, type LineProblem } from './system-sources/lines';
 import { BOOK, requireSource, storageUnitsSql } from './systems';
 
 /**
@@ -136,26 +136,7 @@ async function ingest(em: Em, kind: BatchKind, system: string, records: AsyncIte
         unit text not null, at timestamptz not null, processed_at timestamptz
       ) on commit drop`);
     const problems = new LineProblems();
-    let lines = 0;
-    let batch: Line[] = [];
-    const flush = async () => {
-      if (batch.length > 0) await stage(tx, batch);
-      batch = [];
-    };
-    try {
-      for await (const record of records) {
-        lines++;
-        const read = readLine(record, kind);
-        if ('problem' in read) problems.add(record.line, read.problem);
-        else batch.push(read);
-        if (batch.length >= BATCH) await flush();
-      }
-    } catch (e) {
-      const p = senderProblem(e);
-      if (!p) throw e;
-      problems.add(p.line, p.problem);
-    }
-    await flush();
+    const lines = await stageRecords(records, (record) => readLine(record, kind), (batch) => stage(tx, batch), { problems, batchSize: BATCH });
 
     const ungranted = await ungrantedLines(tx, opts.warehouses);
     if (ungranted.total > 0) {

@@ -5,10 +5,10 @@ import { createApp } from '../api/app';
 import type { Orm } from '../db/orm';
 import { one, sql } from '../db/sql';
 import { upsertUser, type Kind, type Role } from '../store/users';
-import { call, freshLoopback, type Answer } from './support/access-http';
+import { call, freshLoopback, type Answer, type Call } from './support/access-http';
 import {
-  bookLevelsIn, callRaw, compared, createSchedule, LEVELS_HEADER, MESSAGES_HEADER, MOVEMENTS_HEADER, removeSchedules, scheduleBody,
-  scheduleState, SCHEDULE_PREFIX, systemFixture, triggered, type RawCall, type SystemTarget,
+  bookLevelsIn, compared, createSchedule, LEVELS_HEADER, MESSAGES_HEADER, MOVEMENTS_HEADER, removeSchedules, scheduleBody,
+  scheduleState, SCHEDULE_PREFIX, systemFixture, triggered, type SystemTarget,
 } from './support/access-systems';
 import { countAll, ONE_MORE } from './support/counting';
 import { changedTables, dbFingerprint } from './support/db-fingerprint';
@@ -579,8 +579,8 @@ describe('access matrix', () => {
   const live = () =>
     (liveDocument ??= call(t.stack.baseUrl, { method: 'GET', path: '/openapi.json', from: freshLoopback() }).then((res) => operationsOf(res.body)));
 
-  const as = (role: RoleKey, c: RawCall) =>
-    callRaw(t.stack.baseUrl, role === 'none'
+  const as = (role: RoleKey, c: Call) =>
+    call(t.stack.baseUrl, role === 'none'
       ? { ...c, from: freshLoopback() }
       : { ...c, token: tokenOf(PRINCIPALS[role].name) });
 

@@ -164,6 +164,40 @@ export function senderProblem(e: unknown): LineProblem | undefined {
   return undefined;
 }
 
+/**
+ * Reads every record, turns each into a line with `read` and stages the good
+ * ones in batches of `batchSize`; a line's problem, and a syntax error that
+ * ends the stream, go to the problems. How many records there were.
+ */
+export async function stageRecords<L>(
+  records: AsyncIterable<NumberedRecord>,
+  read: (record: NumberedRecord) => L | { problem: string },
+  stage: (batch: L[]) => Promise<void>,
+  opts: { problems: LineProblems; batchSize: number },
+): Promise<number> {
+  let lines = 0;
+  let batch: L[] = [];
+  const flush = async () => {
+    if (batch.length > 0) await stage(batch);
+    batch = [];
+  };
+  try {
+    for await (const record of records) {
+      lines++;
+      const line = read(record);
+      if (typeof line === 'object' && line !== null && 'problem' in line) opts.problems.add(record.line, line.problem);
+      else batch.push(line);
+      if (batch.length >= opts.batchSize) await flush();
+    }
+  } catch (e) {
+    const p = senderProblem(e);
+    if (!p) throw e;
+    opts.problems.add(p.line, p.problem);
+  }
+  await flush();
+  return lines;
+}
+
 /** Reads what is left of a record stream (to hash the whole body); a syntax error ends it early. */
 export async function drain(records: AsyncIterable<NumberedRecord>): Promise<void> {
   try {

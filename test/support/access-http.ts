@@ -22,6 +22,8 @@ export interface Call {
   /** Bearer token; none when null or undefined. */
   token?: string | null;
   body?: unknown;
+  /** A body sent as it is, with its content type (CSV, JSON lines), instead of `body` as JSON. */
+  raw?: { type: string; text: string };
   /** Source address (127.x.y.z); 127.0.0.1 by default. */
   from?: string;
   headers?: Record<string, string>;
@@ -29,9 +31,9 @@ export interface Call {
 
 export function call(baseUrl: string, c: Call): Promise<Answer> {
   const url = new URL(c.path, baseUrl);
-  const payload = c.body === undefined ? undefined : Buffer.from(JSON.stringify(c.body), 'utf8');
+  const payload = c.raw ? Buffer.from(c.raw.text, 'utf8') : c.body === undefined ? undefined : Buffer.from(JSON.stringify(c.body), 'utf8');
   const headers: Record<string, string> = {
-    ...(payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {}),
+    ...(payload ? { 'content-type': c.raw?.type ?? 'application/json', 'content-length': String(payload.length) } : {}),
     ...(c.token ? { authorization: `Bearer ${c.token}` } : {}),
     ...c.headers,
   };
@@ -58,10 +60,10 @@ export function call(baseUrl: string, c: Call): Promise<Answer> {
         });
       },
     );
+    // A refusal may come before the body is read (403 on the role): the server closing early is its answer.
     req.on('error', reject);
     req.setTimeout(30_000, () => req.destroy(new Error(`no answer to ${c.method} ${c.path} within 30 s`)));
-    if (payload) req.write(payload);
-    req.end();
+    req.end(payload);
   });
 }
 

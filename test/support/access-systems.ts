@@ -1,8 +1,7 @@
 import { ScheduleNotFoundError, type Client } from '@temporalio/client';
-import http from 'node:http';
 import { expect } from 'vitest';
 import { one, sql } from '../../db/sql';
-import { call, type Answer, type Call } from './access-http';
+import { call, type Call } from './access-http';
 import { tokenOf, type Stack } from './stack';
 import { exceptionOfLine } from './system-runs';
 import { WMS } from './systems-stack';
@@ -16,50 +15,6 @@ import { eventually } from './wait';
  * for what an allowed call started, so the next cell meets a quiet database.
  */
 
-/** A call whose body is sent as it is, with its content type (CSV, JSON lines), instead of as JSON. */
-export interface RawCall extends Call {
-  raw?: { type: string; text: string };
-}
-
-export function callRaw(baseUrl: string, c: RawCall): Promise<Answer> {
-  if (!c.raw) return call(baseUrl, c);
-  const url = new URL(c.path, baseUrl);
-  const payload = Buffer.from(c.raw.text, 'utf8');
-  const headers: Record<string, string> = {
-    'content-type': c.raw.type,
-    'content-length': String(payload.length),
-    ...(c.token ? { authorization: `Bearer ${c.token}` } : {}),
-    ...c.headers,
-  };
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: url.hostname, port: Number(url.port), path: url.pathname + url.search, method: c.method, headers, localAddress: c.from ?? '127.0.0.1', agent: false },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('error', reject);
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          const contentType = res.headers['content-type'] ?? null;
-          let body: unknown = text;
-          if (contentType?.includes('json') && text) {
-            try {
-              body = JSON.parse(text);
-            } catch {
-              // not JSON after all: keep the text
-            }
-          }
-          const retryAfter = res.headers['retry-after'];
-          resolve({ status: res.statusCode ?? 0, contentType, retryAfter: typeof retryAfter === 'string' ? retryAfter : null, text, body });
-        });
-      },
-    );
-    // A refusal may come before the body is read (403 on the role): the server closing early is its answer, not an error.
-    req.on('error', reject);
-    req.setTimeout(30_000, () => req.destroy(new Error(`no answer to ${c.method} ${c.path} within 30 s`)));
-    req.end(payload);
-  });
-}
 
 export const SCHEDULE_PREFIX = 'system-schedule-';
 export const LEVELS_HEADER = 'item,warehouse,location,status,quantity';
@@ -80,7 +35,7 @@ export interface SystemTarget {
   schedule: string;
 }
 
-const as = (stack: Stack, user: string, c: RawCall) => callRaw(stack.baseUrl, { ...c, token: tokenOf(user) });
+const as = (stack: Stack, user: string, c: Call) => call(stack.baseUrl, { ...c, token: tokenOf(user) });
 
 /** A run's status as its workflow has it (what its decisions are checked against). */
 export async function workflowStatus(stack: Stack, runId: string): Promise<string | undefined> {
