@@ -24,7 +24,7 @@ export const COUNTERS: Role[] = ['counter', 'manager', 'senior_manager'];
  */
 export function authenticate(orm: Orm, publicPaths: string[], throttle = new FailedAuthThrottle()): MiddlewareHandler {
   return async (c, next) => {
-    if (publicPaths.includes(c.req.path)) return next();
+    if (isPublic(c.req.path, publicPaths)) return next();
     const address = clientAddress(c);
     const wait = throttle.retryAfter(address);
     if (wait !== undefined) {
@@ -75,4 +75,9 @@ export function requireRole(c: Context, roles: Role[]): Caller {
 /** Whether the caller was granted the warehouse. */
 export function seesWarehouse(who: Caller, warehouse: string): boolean {
   return who.warehouses === 'all' || who.warehouses.includes(warehouse);
+}
+
+/** An entry ending in `/*` opens everything under it (pages and their assets); any other entry is one exact path. */
+function isPublic(path: string, publicPaths: string[]): boolean {
+  return publicPaths.some((p) => (p.endsWith('/*') ? path === p.slice(0, -2) || path.startsWith(p.slice(0, -1)) : path === p));
 }
