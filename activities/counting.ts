@@ -8,6 +8,7 @@ import { insertSnapshotRows, rowTotal } from '../store/rows/snapshot';
 import type { Decided, DecisionInput, OnReconciliation, WithTransition } from './inputs';
 import { transitionStep } from './transactions';
 import { inStep } from './step';
+import { trackProgress } from './progress';
 
 export interface SnapshotResult {
   rows: number;
@@ -19,11 +20,16 @@ export function countingActivities(orm: Orm) {
   return {
     /** Generate Snapshot: rows and blockings in one statement; the document is stamped and `ready` in the same transaction. */
     async generateSnapshot(input: WithTransition): Promise<Decided<SnapshotResult>> {
-      return transitionStep(orm, input, async (em, rec) => {
+      // One statement: its total is known when it ends.
+      const progress = trackProgress(orm, input.reconciliationId, 'snapshot');
+      await progress.begin(null);
+      const decided = await transitionStep(orm, input, async (em, rec) => {
         await insertSnapshotRows(em, input.reconciliationId, rec.warehouse, rec.scope);
         const snapshotAt = await stampSnapshot(em, input.reconciliationId);
         return { rows: await rowTotal(em, input.reconciliationId), snapshotAt };
       });
+      await progress.finish(decided.outcome.rows);
+      return decided;
     },
 
     async createInitialCountOrders(input: DecisionInput & WithTransition): Promise<Decided<OrdersCreated>> {
@@ -61,10 +67,15 @@ export function countingActivities(orm: Orm) {
 
     /** Populate Counted Quantities: variances and verdicts for the round, and `review`, in one transaction. */
     async populateCountedQuantities(input: WithTransition & { round: number }): Promise<Decided<PopulateResult>> {
-      return transitionStep(orm, input, async (em, rec, checkpoint) => {
+      // Set-based in one transaction: the rows awaiting their count at the start, every decided row once it commits.
+      const progress = trackProgress(orm, input.reconciliationId, 'populate');
+      await progress.begin(await progress.rowsInState(['awaiting_count', 'recounting']));
+      const decided = await transitionStep(orm, input, async (em, rec, checkpoint) => {
         if (!rec.snapshotAt) throw refuse('InvalidState', 'the reconciliation has no snapshot');
         return populateRound(em, { reconciliationId: input.reconciliationId, round: input.round, tolerance: rec.tolerance, snapshotAt: rec.snapshotAt }, checkpoint);
       });
+      await progress.finish(decided.outcome.rowsCounted);
+      return decided;
     },
   };
 }

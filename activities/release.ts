@@ -9,18 +9,23 @@ import { rowCounts } from '../store/rows/queries';
 import type { ReleaseResult, RowCounts, RowSelection, RowsChanged } from '../workflows/messages';
 import type { Decided, DecisionInput, OnReconciliation, WithTransition } from './inputs';
 import { heartbeating } from './step';
+import { trackProgress } from './progress';
+import { postings } from '../platform/metrics';
 import { transitionStep } from './transactions';
 
 /** Release: plan the postings, post them exactly once, let the manager decide on failed rows, hand the ERP its order. */
 export function releaseActivities(orm: Orm) {
   return {
     async prepareRelease(input: DecisionInput & WithTransition): Promise<Decided<ReleaseResult>> {
-      return transitionStep(orm, input, async (em, _rec, checkpoint) => {
+      const decided = await transitionStep(orm, input, async (em, _rec, checkpoint) => {
         const result = await planRelease(em, input.reconciliationId, checkpoint);
         await markReleased(em, input.reconciliationId, input.by.user);
         await audit(em, { reconciliationId: input.reconciliationId, actor: input.by.user, action: 'reconciliation_released', after: { ...result, role: input.by.role } });
         return result;
       });
+      // Only once the plan committed: a release refused (rows still in the way) leaves no trace, not even "release started".
+      await trackProgress(orm, input.reconciliationId, 'release').begin(null);
+      return decided;
     },
 
     /**
@@ -28,17 +33,26 @@ export function releaseActivities(orm: Orm) {
      * each; when cancelled it stops between batches, and what was posted stays posted.
      */
     async postPendingRows(input: OnReconciliation): Promise<{ processed: number; failed: number; rows: RowCounts }> {
+      const progress = trackProgress(orm, input.reconciliationId, 'release');
+      await progress.begin(await progress.rowsInState(['posting']));
       return heartbeating(async (checkpoint) => {
         let afterId = 0;
+        let done = 0;
         for (;;) {
           checkpoint();
-          const last = await orm.em.fork().transactional((em) => postBatch(em, input.reconciliationId, afterId));
-          if (last === undefined) break;
-          afterId = last;
+          const batch = await orm.em.fork().transactional((em) => postBatch(em, input.reconciliationId, afterId));
+          if (batch === undefined) break;
+          afterId = batch.lastId;
+          // Committed: count it and show it.
+          done += batch.rows;
+          postings.inc({ outcome: 'done' }, batch.rows - batch.failed);
+          postings.inc({ outcome: 'failed' }, batch.failed);
+          await progress.advance(done);
         }
+        await progress.finish(done);
         const em = orm.em.fork();
-        const progress = await postingProgress(em, input.reconciliationId);
-        return { processed: progress.processed, failed: progress.failed, rows: await rowCounts(em, input.reconciliationId) };
+        const posted = await postingProgress(em, input.reconciliationId);
+        return { processed: posted.processed, failed: posted.failed, rows: await rowCounts(em, input.reconciliationId) };
       });
     },
 

@@ -26,6 +26,7 @@ import type { RequestKey } from '../workflows/messages';
 import type { SystemRunTemplate } from '../workflows/system-messages';
 import type { Em } from '../db/sql';
 import { heartbeating, inStep } from './step';
+import { postings } from '../platform/metrics';
 
 interface OnRun {
   runId: string;
@@ -156,9 +157,11 @@ export function systemActivities(orm: Orm) {
         let afterId = 0;
         for (;;) {
           checkpoint();
-          const last = await orm.em.fork().transactional((em) => postBatch(em, input.reconciliationId, afterId));
-          if (last === undefined) return { posted: true };
-          afterId = last;
+          const batch = await orm.em.fork().transactional((em) => postBatch(em, input.reconciliationId, afterId));
+          if (batch === undefined) return { posted: true };
+          afterId = batch.lastId;
+          postings.inc({ outcome: 'done' }, batch.rows - batch.failed);
+          postings.inc({ outcome: 'failed' }, batch.failed);
         }
       });
     },

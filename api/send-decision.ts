@@ -3,7 +3,7 @@ import type { Context } from 'hono';
 import { signDecision } from '../domain/decision-signature';
 import { replayOf, requestHash, type IdempotentRequest } from '../store/idempotency';
 import type { DecisionBy } from '../workflows/messages';
-import type { AppDeps } from './app';
+import type { AppDeps } from './deps';
 import type { Caller } from './auth';
 import { idempotencyKey } from './http';
 

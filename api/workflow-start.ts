@@ -1,6 +1,7 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { Orm } from '../db/orm';
 import { rows, sql } from '../db/sql';
+import { log } from '../platform/log';
 import { RECONCILIATION_WORKFLOW, type ReconciliationInput } from '../workflows/messages';
 
 /**
@@ -48,8 +49,8 @@ export async function sweepUnstarted(deps: { orm: Orm; temporal: Client; taskQue
 export function keepStartingWorkflows(deps: { orm: Orm; temporal: Client; taskQueue: string }, everyMs = 30_000): () => void {
   const sweep = () =>
     sweepUnstarted(deps).then(
-      (n) => n > 0 && console.log(`[stocktake] started ${n} reconciliation workflow(s) whose start had been lost`),
-      (e: unknown) => console.warn(`[stocktake] workflow sweep skipped: ${e instanceof Error ? e.message : String(e)}`),
+      (n) => n > 0 && log.info({ event: 'workflows_started_late', workflows: n }, `started ${n} reconciliation workflow(s) whose start had been lost`),
+      (e: unknown) => log.warn({ event: 'workflow_sweep_skipped', error: e instanceof Error ? e.message : String(e) }, 'workflow sweep skipped'),
     );
   void sweep();
   const timer = setInterval(() => void sweep(), everyMs);

@@ -1,5 +1,4 @@
 import { Client, Connection } from '@temporalio/client';
-import { Runtime } from '@temporalio/worker';
 import path from 'node:path';
 import { createApp } from '../api/app';
 import { migrate, openOrm } from '../db/orm';
@@ -26,6 +25,7 @@ import {
 } from '../platform/temporal-connection';
 import { startTemporalDevServer, stopLeftoverDevServers } from '../platform/temporal-dev-server';
 import { runSupervisedWorker } from '../platform/worker-runner';
+import { DEFAULT_WORKER_METRICS_PORT, installWorkerRuntime, workerMetricsPort } from '../platform/worker-telemetry';
 import { localDecisionKey } from '../platform/decision-key';
 import { decodeKey } from '../domain/decision-signature';
 
@@ -46,9 +46,14 @@ const shuttingDown = new AbortController();
 const STOP_BOUND_MS = 45_000;
 
 async function main(): Promise<void> {
-  // Signals are ours to handle: the SDK's own handler would stop the worker behind its supervisor's back.
-  Runtime.install({ shutdownSignals: [] });
   const config = loadStartConfig();
+  // Before any worker or connection. Signals stay ours (the SDK's handler would stop the worker behind its supervisor's
+  // back); the SDK logs through our logger; its metrics go to a loopback port (Stocktake's own are on the API's /metrics).
+  const metricsPort = workerMetricsPort(process.env);
+  const workerMetrics = (await installWorkerRuntime({
+    metrics: { port: metricsPort ?? DEFAULT_WORKER_METRICS_PORT, host: '127.0.0.1', withStocktakeMetrics: false, anyPortIfTaken: metricsPort === undefined },
+  }))!;
+  stops.unshift(() => workerMetrics.close());
   // Before anything is written into it: tokens, Temporal's history and the cluster are nobody else's to read.
   makeDataDirPrivate(config);
   const lock = acquireStartLock(config.dataDir);
@@ -121,7 +126,9 @@ async function main(): Promise<void> {
   stops.unshift(() => server.close());
 
   say(`API         http://127.0.0.1:${config.port}  (health: /health, OpenAPI: /openapi.json)`);
+  say(`Pages       http://127.0.0.1:${config.port}/ui/  (managers)  http://127.0.0.1:${config.port}/ui/count  (counting devices)`);
   say(`Temporal    ${target.temporalAddress}${uiUrl ? `  (Web UI: ${uiUrl})` : `  (${describeTemporalSecurity(target.temporalSecurity)})`}`);
+  say(`Metrics     http://127.0.0.1:${config.port}/metrics (admin or auditor token), worker: ${workerMetrics.url}`);
   say(`Database    ${config.databaseUrl ? 'DATABASE_URL' : `embedded PostgreSQL in ${path.join(config.dataDir, 'pg')}`}`);
   say('Ctrl-C stops everything.');
 }

@@ -1,4 +1,4 @@
-import { Runtime, type Worker } from '@temporalio/worker';
+import type { Worker } from '@temporalio/worker';
 import { migrate, openOrm } from '../db/orm';
 import { loadConfig } from '../platform/config';
 import { openDatabase } from '../platform/database';
@@ -7,6 +7,7 @@ import { connectNative, describeTemporalSecurity, nativeConnectionOptions, tempo
 import { createWorker } from '../platform/worker';
 import { requireDecisionKey } from '../platform/decision-key';
 import { WORKER_SHUTDOWN, WORKER_STOP_BOUND_MS } from '../platform/worker-runner';
+import { installWorkerRuntime, workerMetricsPort } from '../platform/worker-telemetry';
 
 /**
  * Worker process for deployments: DATABASE_URL and TEMPORAL_ADDRESS point at running servers.
@@ -19,8 +20,6 @@ import { WORKER_SHUTDOWN, WORKER_STOP_BOUND_MS } from '../platform/worker-runner
  */
 const EXIT_BOUND_MS = 15_000;
 
-// The SDK would install its own signal handlers; these are ours, with the bound above.
-Runtime.install({ shutdownSignals: [] });
 const closers: Array<() => Promise<unknown>> = [];
 const closeAll = async () => {
   for (const close of closers) await close().catch(() => {});
@@ -41,6 +40,10 @@ stopOnSignal('worker', EXIT_BOUND_MS, async () => {
 
 try {
   const config = loadConfig();
+  // Before any connection: the SDK's logs become our JSON lines, and its metrics (with ours) are served when asked for.
+  const metricsPort = workerMetricsPort(process.env);
+  const metrics = await installWorkerRuntime({ metrics: metricsPort ? { port: metricsPort, host: '0.0.0.0', withStocktakeMetrics: true } : undefined });
+  if (metrics) closers.unshift(() => metrics.close());
   const options = nativeConnectionOptions(config);
   const decisionKey = requireDecisionKey();
   const db = await openDatabase(config, console.log);
@@ -52,8 +55,10 @@ try {
     throw temporalUnreachable(config, 'start it or set TEMPORAL_ADDRESS', e);
   });
   closers.unshift(() => connection.close());
-  current.worker = await createWorker({ connection, namespace: config.temporalNamespace, taskQueue: config.taskQueue, orm, decisionKey, options: WORKER_SHUTDOWN });
-  console.log(`worker polling task queue ${config.taskQueue} on ${options.address} (${describeTemporalSecurity(config.temporalSecurity)})`);
+  current.worker = await createWorker({ connection, namespace: config.temporalNamespace, taskQueue: config.taskQueue, orm, decisionKey, options: WORKER_SHUTDOWN, ...(config.workerVersioning ? { versioning: config.workerVersioning } : {}) });
+  const version = config.workerVersioning ? `, deployment version ${config.workerVersioning.deploymentName}.${config.workerVersioning.buildId} (${config.workerVersioning.defaultBehavior})` : '';
+  console.log(`worker polling task queue ${config.taskQueue} on ${options.address} (${describeTemporalSecurity(config.temporalSecurity)})${version}`);
+  if (metrics) console.log(`worker metrics (Temporal's and Stocktake's) on ${metrics.url}`);
 } catch (e) {
   await closeAll();
   exitOnStartupFailure('worker', e);

@@ -1,10 +1,25 @@
-import type { OpenAPIHono } from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
 import { sql } from '../../db/sql';
-import type { AppDeps } from '../app';
+import { log } from '../../platform/log';
+import type { App, AppDeps } from '../deps';
+
+const Probe = z.object({ status: z.enum(['up', 'down']), latencyMs: z.number().int().min(0) });
+const Health = z
+  .object({ status: z.enum(['ok', 'degraded']), database: Probe, temporal: Probe, taskQueue: z.string() })
+  .openapi('Health');
+const route = createRoute({
+  method: 'get',
+  path: '/health',
+  summary: 'Whether the database and Temporal answer (public)',
+  responses: {
+    200: { description: 'Both are up', content: { 'application/json': { schema: Health } } },
+    503: { description: 'One is down', content: { 'application/json': { schema: Health } } },
+  },
+});
 
 /** Both dependencies probed on every call: a health check that caches would report a dead database as up. */
-export function healthRoutes(app: OpenAPIHono, deps: AppDeps): void {
-  app.get('/health', async (c) => {
+export function healthRoutes(app: App, deps: AppDeps): void {
+  app.openapi(route, async (c) => {
     const [database, temporal] = await Promise.all([
       probe(async () => {
         await sql`select 1`.execute(deps.orm.em.fork().getKysely());
@@ -25,7 +40,7 @@ async function probe(check: () => Promise<void>): Promise<{ status: 'up' | 'down
     await withTimeout(check(), 3_000);
     return { status: 'up', latencyMs: Math.round(performance.now() - started) };
   } catch (e) {
-    console.warn(`health probe failed: ${e instanceof Error ? e.message : String(e)}`);
+    log.warn({ event: 'health_probe_failed', error: e instanceof Error ? e.message : String(e) }, 'health probe failed');
     return { status: 'down', latencyMs: Math.round(performance.now() - started) };
   }
 }

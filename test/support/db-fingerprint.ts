@@ -10,7 +10,7 @@ export const ALL_TABLES = [
   'warehouse', 'zone', 'location', 'item', 'unit', 'stock_position', 'blocking', 'movement',
   'reconciliation', 'reconciliation_row', 'reconciliation_row_blocking', 'row_count', 'status_transition',
   'count_order', 'count_task', 'count_submission', 'count_entry',
-  'posting', 'adjustment_order', 'adjustment_order_line', 'audit_event', 'idempotency_record',
+  'posting', 'adjustment_order', 'adjustment_order_line', 'audit_event', 'idempotency_record', 'step_progress',
   'app_user', 'api_token', 'user_warehouse',
   'import_load', 'external_system', 'status_mapping', 'unit_mapping', 'system_reconciliation', 'system_status_transition',
   'source_level', 'levels_receipt', 'interface_message', 'movement_event', 'system_difference', 'system_exception', 'system_exception_event',
