@@ -22,7 +22,9 @@ import { upsertUser } from '../store/users';
  * generating client share the process, so the figure is an upper bound for
  * the API). Not part of npm test.
  */
-const { values } = parseArgs({ options: { lines: { type: 'string', default: '1000000' } } });
+const { values } = parseArgs({
+  options: { lines: { type: 'string', default: '1000000' }, out: { type: 'string', default: path.join('.test-data', 'bench-imports.json') } },
+});
 const N = Number(values.lines);
 const LOCATIONS = Math.max(1, Math.ceil(N / 100));
 const ITEMS = 100;
@@ -118,8 +120,8 @@ try {
   console.log(`database: ${check!.positions} positions, ${check!.movements} movements`);
   const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
   console.log(`peak RSS of the Node process (API and client): ${peakRssMb} MB`);
-  fs.mkdirSync('.test-data', { recursive: true });
-  fs.writeFileSync(path.join('.test-data', 'bench-imports.json'), JSON.stringify({ lines: N, baselineRssMb, peakRssMb, results }, null, 2));
+  fs.mkdirSync(path.dirname(path.resolve(values.out)), { recursive: true });
+  fs.writeFileSync(values.out, JSON.stringify({ lines: N, baselineRssMb, peakRssMb, results }, null, 2));
 } finally {
   server?.closeAllConnections();
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));

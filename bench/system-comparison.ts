@@ -458,7 +458,11 @@ async function handWrittenComparison(em: Em, n: Names, perLocation: boolean): Pr
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { positions: { type: 'string', default: '1000000' }, erp: { type: 'string', default: 'location' } },
+    options: {
+      positions: { type: 'string', default: '1000000' },
+      erp: { type: 'string', default: 'location' },
+      out: { type: 'string', default: path.join('.test-data', 'system-comparison.json') },
+    },
   });
   const positions = Number(values.positions);
   if (!Number.isSafeInteger(positions) || positions < 1) throw new RangeError(`--positions must be a positive integer (got ${values.positions})`);
@@ -479,8 +483,8 @@ async function main(): Promise<void> {
         `x${bench.ratio}; peak RSS: Node ${bench.nodePeakRssMb} MB, PostgreSQL backend ${bench.compareBackendPeakRssMb ?? '?'} MB, ` +
         `with its parallel workers ${bench.compareWithWorkersPeakRssMb ?? '?'} MB (target < 1024 MB)`,
     );
-    fs.mkdirSync('.test-data', { recursive: true });
-    fs.writeFileSync(path.join('.test-data', 'system-comparison.json'), JSON.stringify(bench, null, 2));
+    fs.mkdirSync(path.dirname(path.resolve(values.out)), { recursive: true });
+    fs.writeFileSync(values.out, JSON.stringify(bench, null, 2));
     if (!bench.identical) process.exitCode = 1;
   } finally {
     await pg.stop();

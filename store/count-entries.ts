@@ -59,8 +59,9 @@ export async function submitCounts(
     if (order.assigned_to && order.assigned_to !== submission.device) {
       throw refuse('CountOrderAssigned', `count order ${orderId} is assigned to device ${order.assigned_to}`);
     }
-    await refuseBadLines(tx, orderId, order.warehouse, submission.entries);
-    await insertEntries(tx, orderId, order.warehouse, submission);
+    const resolved = await resolveLines(tx, orderId, order.warehouse, submission.entries);
+    refuseBadLines(submission.entries, resolved);
+    await insertEntries(tx, orderId, submission, resolved);
     await affected(tx, sql`insert into count_submission (count_order_id, submission_id, request_hash, entries, device)
       values (${orderId}, ${submission.submissionId}, ${hash}, ${submission.entries.length}, ${submission.device})`);
     await audit(tx, {
@@ -76,8 +77,8 @@ export async function submitCounts(
 
 interface ResolvedLine {
   line: number;
-  location_known: boolean;
-  item_known: boolean;
+  location_id: number | null;
+  item_id: number | null;
   in_order: boolean;
   unit: string;
   decimals: number;
@@ -92,38 +93,49 @@ interface ResolvedLine {
 const positionKey = (e: CountEntryInput) => JSON.stringify([e.location, e.item, e.lot, e.serial, e.handlingUnit, e.owner]);
 
 /**
- * Every line checked against master data and the order in one statement;
- * the unit rules come from domain/quantity-bounds. All bad lines are
- * reported at once, by line number, and nothing is stored.
+ * Every line resolved against master data and the order in one statement:
+ * each distinct code is looked up once by its unique index (a batch names a
+ * few hundred codes; joining would hash every location and item of the
+ * warehouse per batch), and the quantity stored before is summed for the
+ * batch's own positions only. The ids found are what insertEntries stores,
+ * so codes are resolved once per batch.
  */
-async function refuseBadLines(em: Em, orderId: number, warehouse: string, entries: CountEntryInput[]): Promise<void> {
+async function resolveLines(em: Em, orderId: number, warehouse: string, entries: CountEntryInput[]): Promise<ResolvedLine[]> {
   const col = <T>(f: (e: CountEntryInput) => T) => entries.map(f);
-  const resolved = await rows(
+  return rows(
     em,
     sql<ResolvedLine>`
       with e as (
         select * from unnest(${col((e) => e.location)}::text[], ${col((e) => e.item)}::text[], ${col((e) => e.lot)}::text[],
                              ${col((e) => e.serial)}::text[], ${col((e) => e.handlingUnit)}::text[], ${col((e) => e.owner)}::text[])
           with ordinality as u(location, item, lot, serial, handling_unit, owner, line)
-      ), stored as (
-        select ce.location_id, ce.item_id, ce.lot, ce.serial, ce.handling_unit, ce.owner, sum(ce.quantity) as quantity
-        from count_entry ce where ce.count_order_id = ${orderId}
-        group by 1, 2, 3, 4, 5, 6
+      ), loc as materialized (
+        select c.code, (select l.id from location l where l.warehouse_code = ${warehouse} and l.code = c.code) as id
+        from (select distinct location as code from e) c
+      ), itm as materialized (
+        select c.code, (select i.id from item i where i.code = c.code) as id from (select distinct item as code from e) c
+      ), task as materialized (
+        select distinct location_id from count_task where count_order_id = ${orderId}
       )
-      select e.line::int, l.id is not null as location_known, i.id is not null as item_known,
-             exists (select 1 from count_task t where t.count_order_id = ${orderId} and t.location_id = l.id) as in_order,
+      select e.line::int, l.id as location_id, itm.id as item_id, t.location_id is not null as in_order,
              coalesce(i.storage_unit, '') as unit, coalesce(u.decimals, 0) as decimals,
              coalesce(i.serial_tracked, false) as serial_tracked, coalesce(i.lot_tracked, false) as lot_tracked,
              coalesce(i.conversion_factor, 1) as conversion_factor, coalesce(i.standard_cost, 0) as standard_cost,
-             coalesce(s.quantity, 0) as stored
+             coalesce((select sum(ce.quantity) from count_entry ce
+                       where ce.count_order_id = ${orderId} and ce.location_id = l.id and ce.item_id = itm.id
+                         and (ce.lot, ce.serial, ce.handling_unit, ce.owner) = (e.lot, e.serial, e.handling_unit, e.owner)), 0) as stored
       from e
-      left join location l on l.warehouse_code = ${warehouse} and l.code = e.location
-      left join item i on i.code = e.item
+      join loc l on l.code = e.location
+      join itm on itm.code = e.item
+      left join item i on i.id = itm.id
       left join unit u on u.code = i.storage_unit
-      left join stored s on (s.location_id, s.item_id, s.lot, s.serial, s.handling_unit, s.owner)
-                          = (l.id, i.id, e.lot, e.serial, e.handling_unit, e.owner)
+      left join task t on t.location_id = l.id
       order by e.line`,
   );
+}
+
+/** The unit rules come from domain/quantity-bounds. All bad lines are reported at once, by line number, and nothing is stored. */
+function refuseBadLines(entries: CountEntryInput[], resolved: ResolvedLine[]): void {
   const batchTotal = new Map<string, number>();
   for (const e of entries) batchTotal.set(positionKey(e), (batchTotal.get(positionKey(e)) ?? 0) + e.quantity);
 
@@ -138,8 +150,8 @@ async function refuseBadLines(em: Em, orderId: number, warehouse: string, entrie
 }
 
 function lineProblem(e: CountEntryInput, r: ResolvedLine, batchTotal: number): string | undefined {
-  if (!r.location_known) return `unknown location ${e.location}`;
-  if (!r.item_known) return `unknown item ${e.item}`;
+  if (r.location_id === null) return `unknown location ${e.location}`;
+  if (r.item_id === null) return `unknown item ${e.item}`;
   if (!r.in_order) return `location ${e.location} is not part of this count order`;
   if (r.serial_tracked && e.serial === '') return `item ${e.item} is serial-tracked: give the serial and a quantity of 0 or 1`;
   if (r.lot_tracked && e.lot === '') return `item ${e.item} is lot-tracked: give the lot`;
@@ -161,20 +173,18 @@ function lineProblem(e: CountEntryInput, r: ResolvedLine, batchTotal: number): s
   return undefined;
 }
 
-async function insertEntries(em: Em, orderId: number, warehouse: string, s: Submission): Promise<void> {
+async function insertEntries(em: Em, orderId: number, s: Submission, resolved: ResolvedLine[]): Promise<void> {
   const col = <T>(f: (e: CountEntryInput) => T) => s.entries.map(f);
   await affected(
     em,
     sql`
       insert into count_entry (count_order_id, submission_id, line, location_id, item_id, lot, serial, handling_unit, owner,
                                quantity, blocked, counted_by)
-      select ${orderId}, ${s.submissionId}, u.line, l.id, i.id, u.lot, u.serial, u.handling_unit, u.owner, u.quantity,
+      select ${orderId}, ${s.submissionId}, u.line, u.location_id, u.item_id, u.lot, u.serial, u.handling_unit, u.owner, u.quantity,
              u.blocked, ${s.countedBy}
-      from unnest(${col((e) => e.location)}::text[], ${col((e) => e.item)}::text[], ${col((e) => e.lot)}::text[],
+      from unnest(${resolved.map((r) => r.location_id)}::int[], ${resolved.map((r) => r.item_id)}::int[], ${col((e) => e.lot)}::text[],
                   ${col((e) => e.serial)}::text[], ${col((e) => e.handlingUnit)}::text[], ${col((e) => e.owner)}::text[],
                   ${col((e) => String(e.quantity))}::numeric[], ${col((e) => (e.blocked ? JSON.stringify(e.blocked) : null))}::jsonb[])
-        with ordinality as u(location, item, lot, serial, handling_unit, owner, quantity, blocked, line)
-      join location l on l.warehouse_code = ${warehouse} and l.code = u.location
-      join item i on i.code = u.item`,
+        with ordinality as u(location_id, item_id, lot, serial, handling_unit, owner, quantity, blocked, line)`,
   );
 }

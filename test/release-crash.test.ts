@@ -1,10 +1,10 @@
 import type { ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemoWarehouse } from '../db/seed';
 import { one, rows, sql } from '../db/sql';
 import { flow } from './support/flow';
-import { spawnGroup, type SpawnedGroup } from './support/processes';
+import type { SpawnedGroup } from './support/processes';
+import { spawnWorker } from './support/worker-process';
 import { startStack, type Stack } from './support/stack';
 import { eventually } from './support/wait';
 
@@ -13,7 +13,6 @@ import { eventually } from './support/wait';
  * of 10,000 rows; a new worker finishes it. Every row is posted exactly once:
  * the movements add up to the approved differences and no key repeats.
  */
-const root = path.resolve(import.meta.dirname, '..');
 const ROWS = 10_000;
 
 describe('release survives a worker killed mid-posting', () => {
@@ -32,20 +31,9 @@ describe('release survives a worker killed mid-posting', () => {
     await stack?.close();
   }, 60_000);
 
-  /** The worker is the spawned process itself (node with tsx's loader, no tsx wrapper), so killing it kills the worker. */
   function startWorker(): ChildProcess {
-    const worker = spawnGroup(process.execPath, ['--import', 'tsx', 'scripts/worker.ts'], {
-      cwd: root,
-      env: {
-        DATABASE_URL: stack.db.url,
-        TEMPORAL_ADDRESS: inject('temporalAddress'),
-        TASK_QUEUE: stack.taskQueue,
-        // The key the tests' API signs decisions with: this worker's workflows verify them.
-        STOCKTAKE_DECISION_KEY: inject('decisionKey'),
-        // Small batches: many commits, so the kill lands between some of them.
-        POSTING_BATCH_ROWS: '50',
-      },
-    });
+    // Small batches: many commits, so the kill lands between some of them.
+    const worker = spawnWorker(stack, { POSTING_BATCH_ROWS: '50' });
     workers.push(worker);
     return worker.child;
   }

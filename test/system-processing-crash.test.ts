@@ -1,9 +1,9 @@
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemoWarehouse } from '../db/seed';
 import { one, rows, sql } from '../db/sql';
 import { upsertUser } from '../store/users';
-import { spawnGroup, type SpawnedGroup } from './support/processes';
+import type { SpawnedGroup } from './support/processes';
+import { spawnWorker } from './support/worker-process';
 import { startStack, tokenOf, type Stack } from './support/stack';
 import { WMS } from './support/systems-stack';
 import { eventually } from './support/wait';
@@ -13,7 +13,6 @@ import { eventually } from './support/wait';
  * exactly-once postings: the worker is killed (SIGKILL) in the middle, a new
  * one finishes, and every approved line is posted once, no more.
  */
-const root = path.resolve(import.meta.dirname, '..');
 const POSITIONS = 3_000;
 
 describe('processing survives a worker killed mid-posting', () => {
@@ -32,16 +31,7 @@ describe('processing survives a worker killed mid-posting', () => {
   }, 60_000);
 
   function startWorker(): SpawnedGroup {
-    const worker = spawnGroup(process.execPath, ['--import', 'tsx', 'scripts/worker.ts'], {
-      cwd: root,
-      env: {
-        DATABASE_URL: stack.db.url,
-        TEMPORAL_ADDRESS: inject('temporalAddress'),
-        TASK_QUEUE: stack.taskQueue,
-        STOCKTAKE_DECISION_KEY: inject('decisionKey'),
-        POSTING_BATCH_ROWS: '20',
-      },
-    });
+    const worker = spawnWorker(stack, { POSTING_BATCH_ROWS: '20' });
     workers.push(worker);
     return worker;
   }

@@ -4,6 +4,8 @@ import { Release } from './0003-release';
 import { Trust } from './0004-trust';
 import { Access } from './0005-access';
 import { SystemReconciliation } from './0006-system-reconciliation';
+import { Progress } from './0007-progress';
+import { Performance } from './0008-performance';
 
 /** Every migration, in order. Listed explicitly so bundlers and tsx need no file globbing. */
 export const migrationsList = [
@@ -13,4 +15,6 @@ export const migrationsList = [
   { name: '0004-trust', class: Trust },
   { name: '0005-access', class: Access },
   { name: '0006-system-reconciliation', class: SystemReconciliation },
+  { name: '0007-progress', class: Progress },
+  { name: '0008-performance', class: Performance },
 ];

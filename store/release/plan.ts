@@ -20,13 +20,17 @@ export async function planRelease(em: Em, reconciliationId: string, checkpoint: 
     if (planned === undefined) break;
     lastId = planned;
   }
-  // Rows with nothing to post (no difference, no blocking change) are processed at once.
+  // Rows with a posting post; every other decided row had nothing to post and is processed at once.
+  // Two statements keyed by the posting table, instead of an existence probe per row.
   await affected(em, sql`
-    update reconciliation_row r set state = case when exists (select 1 from posting p where p.row_id = r.id)
-                                            then 'posting' else 'processed' end,
-                                    processed_at = case when exists (select 1 from posting p where p.row_id = r.id)
-                                            then null else now() end
+    update reconciliation_row r set state = 'posting', processed_at = null
+    from (select distinct row_id from posting where reconciliation_id = ${reconciliationId} and status = 'pending') p
+    where r.id = p.row_id and r.reconciliation_id = ${reconciliationId} and r.state = 'counted'`);
+  await affected(em, sql`
+    update reconciliation_row r set state = 'processed', processed_at = now()
     where r.reconciliation_id = ${reconciliationId} and r.state = 'counted'`);
+  // The posting batches plan on these: fresh statistics of the postings just written (a sample, not a scan).
+  await affected(em, sql`analyze posting`);
   return releaseSummary(em, reconciliationId);
 }
 
@@ -48,7 +52,13 @@ async function refuseUndecided(em: Em, reconciliationId: string): Promise<void> 
   );
 }
 
-/** Plans postings for one batch of decided rows; returns the last row id, or undefined when none are left. */
+/**
+ * Plans postings for one batch of decided rows with something to post (a
+ * difference, or a blocking counted other than the snapshot had it: exactly
+ * the rows planPostings gives steps, as quantities are stored at posting
+ * precision); rows without are never read. Returns the last row id, or
+ * undefined when none are left.
+ */
 async function planBatch(em: Em, reconciliationId: string, afterId: number): Promise<number | undefined> {
   const batch = await rows(em, sql<{ id: number; difference: string; stock_position_id: number | null; blockings: BlockingCount[] }>`
     select r.id::int, r.variance_quantity as difference, r.stock_position_id::int,
@@ -58,6 +68,9 @@ async function planBatch(em: Em, reconciliationId: string, afterId: number): Pro
     from reconciliation_row r left join reconciliation_row_blocking b on b.row_id = r.id
     where r.reconciliation_id = ${reconciliationId} and r.state = 'counted'
       and r.approval in ('approved', 'not_required') and r.id > ${afterId}
+      and (r.variance_quantity <> 0 or exists (
+        select 1 from reconciliation_row_blocking c
+        where c.row_id = r.id and c.counted_quantity is not null and c.counted_quantity <> c.snapshot_quantity))
     group by r.id order by r.id limit ${PLAN_BATCH}`);
   if (batch.length === 0) return undefined;
   const cols = { key: [] as string[], row: [] as number[], step: [] as number[], kind: [] as string[], direction: [] as (string | null)[],

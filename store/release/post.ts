@@ -5,8 +5,12 @@ import { refuse } from '../refusal';
 import { refuseOwnCounts } from '../rows/decisions';
 import { isEmptySelection, rowPredicate } from '../rows/filter';
 
-/** Rows per posting transaction; the crash tests lower it to widen the window for a kill. */
-export const POSTING_BATCH_ROWS = Number(process.env.POSTING_BATCH_ROWS || 500);
+/**
+ * Rows per posting transaction; the crash tests lower it to widen the window
+ * for a kill. Every batch pays a fixed cost (its statements, its progress
+ * record, a durable commit): at 500 rows that was most of the release's time.
+ */
+export const POSTING_BATCH_ROWS = Number(process.env.POSTING_BATCH_ROWS || 5000);
 
 /**
  * Release, second half: carry out the planned postings, one batch of rows
@@ -22,23 +26,20 @@ export const POSTING_BATCH_ROWS = Number(process.env.POSTING_BATCH_ROWS || 500);
  * gone, blocked stock would exceed stock) is marked failed with the reason;
  * the other rows still post.
  *
- * Returns the last row id of the batch, or undefined when no row is left to post.
+ * Returns the batch (its last row id, its rows, how many of them failed), or
+ * undefined when no row is left to post.
  */
-export async function postBatch(em: Em, reconciliationId: string, afterId: number): Promise<number | undefined> {
+export async function postBatch(em: Em, reconciliationId: string, afterId: number): Promise<PostedBatch | undefined> {
   // Shares the document lock a cancellation takes exclusively: no batch posts once the release has been cancelled.
   const doc = await one(em, sql<{ status: string }>`select status from reconciliation where id = ${reconciliationId} for share`);
   if (doc?.status !== 'releasing') return undefined;
-  const batch = await rows(em, sql<{ id: number }>`
-    select id::int from reconciliation_row
-    where reconciliation_id = ${reconciliationId} and state = 'posting' and id > ${afterId}
-    order by id limit ${POSTING_BATCH_ROWS} for update`);
-  if (batch.length === 0) return undefined;
-  const ids = batch.map((b) => b.id);
+  const ids = await nextRowsToPost(em, reconciliationId, afterId);
+  if (ids.length === 0) return undefined;
   const rec = (await one(em, sql<{ number: number; warehouse: string; actor: string }>`
     select number::int, warehouse_code as warehouse, coalesce(released_by, 'system') as actor
     from reconciliation where id = ${reconciliationId}`))!;
   await createFoundPositions(em, ids, rec.warehouse);
-  await failUnpostable(em, ids);
+  const failed = await failUnpostable(em, ids);
   const maxStep = (await one(em, sql<{ n: number | null }>`select max(step_index) as n from posting where row_id = any(${ids}::bigint[])`))!.n ?? -1;
   for (let step = 0; step <= maxStep; step++) {
     await postTransactions(em, ids, step, rec);
@@ -48,7 +49,38 @@ export async function postBatch(em: Em, reconciliationId: string, afterId: numbe
     update reconciliation_row r set state = 'processed', processed_at = now()
     where r.id = any(${ids}::bigint[]) and r.state = 'posting'
       and not exists (select 1 from posting p where p.row_id = r.id and p.status = 'pending')`);
-  return ids[ids.length - 1];
+  return { lastId: ids[ids.length - 1]!, rows: ids.length, failed };
+}
+
+/**
+ * The next rows still posting after `afterId`, in id order, locked. Found
+ * through their pending postings (posting_pending_idx), not by the rows'
+ * state: no index covers reconciliation_row.state (migration 0008), and a
+ * row is posting only while it has pending postings (planning marks exactly
+ * those; a failed row keeps its postings pending until retried or
+ * withdrawn). Candidates whose row is not posting (failed, skipped) are
+ * stepped over.
+ */
+async function nextRowsToPost(em: Em, reconciliationId: string, afterId: number): Promise<number[]> {
+  for (let from = afterId; ;) {
+    const candidates = await rows(em, sql<{ row_id: number }>`
+      select distinct row_id::int from posting
+      where reconciliation_id = ${reconciliationId} and status = 'pending' and row_id > ${from}
+      order by row_id limit ${POSTING_BATCH_ROWS}`);
+    if (candidates.length === 0) return [];
+    const ids = candidates.map((c) => c.row_id);
+    const locked = await rows(em, sql<{ id: number }>`
+      select id::int from reconciliation_row where id = any(${ids}::bigint[]) and state = 'posting' order by id for update`);
+    if (locked.length > 0) return locked.map((r) => r.id);
+    from = ids[ids.length - 1]!;
+  }
+}
+
+export interface PostedBatch {
+  lastId: number;
+  rows: number;
+  /** Rows of the batch marked failed; the others were posted. */
+  failed: number;
 }
 
 /** Stock found that had no stock position gets one (quantity 0) before its IN posting. */
@@ -69,8 +101,8 @@ async function createFoundPositions(em: Em, ids: number[], warehouse: string): P
 }
 
 /** Judged on today's stock, set-based: what the row's pending postings would leave behind. */
-async function failUnpostable(em: Em, ids: number[]): Promise<void> {
-  await affected(em, sql`
+async function failUnpostable(em: Em, ids: number[]): Promise<number> {
+  return affected(em, sql`
     with effect as (
       select r.id, sp.id as position, sp.quantity as on_hand,
              coalesce(sum(case p.direction when 'IN' then p.quantity when 'OUT' then -p.quantity end)

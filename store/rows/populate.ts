@@ -39,6 +39,7 @@ export async function populateRound(
   await computeRoundResults(em, r.snapshotAt);
   checkpoint();
   const toApprove = await judgeRoundRows(em, r.tolerance, checkpoint);
+  await affected(em, sql`analyze round_verdict`);
   const rowsCounted = await writeRoundResults(em, r.reconciliationId, r.round);
   await writeCountedBlockings(em);
   // Approval and variance just changed for every decided row: the review's filters plan on these statistics.
@@ -131,37 +132,32 @@ async function selectRoundRows(em: Em, reconciliationId: string, round: number):
 
 /**
  * round_result: per decided row, the count, the frozen book quantity and the
- * item data the verdict needs. A narrow temp table, so the verdict batches
- * write there and the wide reconciliation_row is updated once per row.
+ * item data the verdict needs. Narrow temp tables, so the verdict batches
+ * append to round_verdict (an insert, never an update of a row written
+ * before) and the wide reconciliation_row is updated once per row.
  */
 async function computeRoundResults(em: Em, snapshotAt: string): Promise<void> {
   await affected(
     em,
     sql`
       create temp table round_result on commit drop as
-      select x.row_id, x.quantity as counted, x.counted_at, x.counted_by,
-             r.snapshot_quantity + coalesce((
-               select sum(m.quantity) from movement m
-               where m.stock_position_id = r.stock_position_id
-                 and m.occurred_at > ${snapshotAt}::timestamptz and m.occurred_at <= x.counted_at), 0) as expected,
-             exists (select 1 from movement m
-                     where m.stock_position_id = r.stock_position_id and m.occurred_at > ${snapshotAt}::timestamptz) as moved,
-             i.code as item_code, i.conversion_factor, i.standard_cost,
-             null::numeric as variance_quantity, null::numeric as variance_inventory_quantity,
-             null::numeric as variance_value, null::text as approval
-      from (
-        select rr.row_id,
-               coalesce(c.quantity, 0) as quantity,
-               coalesce(c.counted_at, rr.completed_at) as counted_at,
-               coalesce(c.counted_by, rr.completed_by) as counted_by
-        from round_row rr
-        join reconciliation_row r2 on r2.id = rr.row_id
-        left join round_count c
-          on (c.location_id, c.item_id, c.lot, c.serial, c.handling_unit, c.owner)
-           = (r2.location_id, r2.item_id, r2.lot, r2.serial, r2.handling_unit, r2.owner)
-      ) x
-      join reconciliation_row r on r.id = x.row_id
-      join item i on i.id = r.item_id`,
+      select rr.row_id, coalesce(c.quantity, 0) as counted, coalesce(c.counted_at, rr.completed_at) as counted_at,
+             coalesce(c.counted_by, rr.completed_by) as counted_by,
+             r.snapshot_quantity + coalesce(mv.until_count, 0) as expected, mv.moved,
+             i.code as item_code, i.conversion_factor, i.standard_cost
+      from round_row rr
+      join reconciliation_row r on r.id = rr.row_id
+      join item i on i.id = r.item_id
+      left join round_count c
+        on (c.location_id, c.item_id, c.lot, c.serial, c.handling_unit, c.owner)
+         = (r.location_id, r.item_id, r.lot, r.serial, r.handling_unit, r.owner)
+      -- One probe of the position's movements since the snapshot gives both the frozen book quantity and whether it moved.
+      cross join lateral (
+        select sum(m.quantity) filter (where m.occurred_at <= coalesce(c.counted_at, rr.completed_at)) as until_count,
+               count(*) > 0 as moved
+        from movement m
+        where m.stock_position_id = r.stock_position_id and m.occurred_at > ${snapshotAt}::timestamptz
+      ) mv`,
   );
   await affected(em, sql`create unique index on round_result (row_id)`);
   await affected(em, sql`analyze round_result`);
@@ -175,10 +171,10 @@ async function writeRoundResults(em: Em, reconciliationId: string, round: number
         state = 'counted', counted_round = ${round},
         counted_quantity = x.counted, expected_quantity = x.expected,
         counted_at = x.counted_at, counted_by = x.counted_by, moved_after_snapshot = x.moved,
-        variance_quantity = x.variance_quantity, variance_inventory_quantity = x.variance_inventory_quantity,
-        variance_value = x.variance_value, approval = x.approval,
+        variance_quantity = v.variance_quantity, variance_inventory_quantity = v.variance_inventory_quantity,
+        variance_value = v.variance_value, approval = v.approval,
         approved_by = null, approved_at = null
-      from round_result x
+      from round_result x join round_verdict v on v.row_id = x.row_id
       where r.id = x.row_id and r.reconciliation_id = ${reconciliationId}`,
   );
   await affected(
@@ -243,6 +239,9 @@ async function writeCountedBlockings(em: Em): Promise<void> {
  * UPDATE per batch, never a statement per row.
  */
 async function judgeRoundRows(em: Em, tolerance: TolerancePolicy, checkpoint: () => void): Promise<number> {
+  await affected(em, sql`
+    create temp table round_verdict (row_id bigint primary key, variance_quantity numeric, variance_inventory_quantity numeric,
+                                     variance_value numeric, approval text) on commit drop`);
   let lastId = 0;
   let toApprove = 0;
   for (;;) {
@@ -281,12 +280,8 @@ async function judgeRoundRows(em: Em, tolerance: TolerancePolicy, checkpoint: ()
     await affected(
       em,
       sql`
-        update round_result r set
-          variance_quantity = u.qty, variance_inventory_quantity = u.inv_qty,
-          variance_value = u.value, approval = u.approval
-        from unnest(${ids}::bigint[], ${qty}::numeric[], ${invQty}::numeric[], ${value}::numeric[], ${approval}::text[])
-          as u(id, qty, inv_qty, value, approval)
-        where r.row_id = u.id`,
+        insert into round_verdict (row_id, variance_quantity, variance_inventory_quantity, variance_value, approval)
+        select * from unnest(${ids}::bigint[], ${qty}::numeric[], ${invQty}::numeric[], ${value}::numeric[], ${approval}::text[])`,
     );
     lastId = Number(batch[batch.length - 1]!.id);
   }
