@@ -27,6 +27,24 @@ export interface Config {
   /** Ports of the Temporal dev server `npm start` runs when TEMPORAL_ADDRESS is not set. */
   temporalDevPort: number;
   temporalUiPort: number;
+  /** Worker Versioning: the worker's deployment version; undefined, an unversioned worker (the default). */
+  workerVersioning: WorkerVersioning | undefined;
+}
+
+/**
+ * A worker of a Worker Deployment (TEMPORAL_DEPLOYMENT_NAME, TEMPORAL_BUILD_ID):
+ * it gets the tasks of workflows on its version once that version is made
+ * current or ramping (README, "Changing a workflow safely").
+ */
+export interface WorkerVersioning {
+  deploymentName: string;
+  buildId: string;
+  /**
+   * TEMPORAL_VERSIONING_BEHAVIOR: AUTO_UPGRADE (default) moves running
+   * workflows to the current version at their next task, so workflow changes
+   * still need patched(); PINNED keeps each run on the version it started on.
+   */
+  defaultBehavior: 'AUTO_UPGRADE' | 'PINNED';
 }
 
 /** Connection security towards Temporal; files are read (and checked) once, at start. */
@@ -73,7 +91,24 @@ export function loadConfig(env: Env = process.env): Config {
     seedPositions: intFromEnv(env, 'SEED_POSITIONS', 5000),
     temporalDevPort: intFromEnv(env, 'TEMPORAL_DEV_PORT', 7233),
     temporalUiPort: intFromEnv(env, 'TEMPORAL_UI_PORT', 8233),
+    workerVersioning: readWorkerVersioning(env),
   };
+}
+
+/** Both or neither of TEMPORAL_DEPLOYMENT_NAME and TEMPORAL_BUILD_ID; a version is `<deployment>.<build id>`, so the name holds no dot. */
+export function readWorkerVersioning(env: Env): WorkerVersioning | undefined {
+  const deploymentName = (env.TEMPORAL_DEPLOYMENT_NAME ?? '').trim();
+  const buildId = (env.TEMPORAL_BUILD_ID ?? '').trim();
+  const behavior = (env.TEMPORAL_VERSIONING_BEHAVIOR ?? '').trim().toUpperCase().replace('-', '_') || 'AUTO_UPGRADE';
+  if (!deploymentName && !buildId) {
+    if (env.TEMPORAL_VERSIONING_BEHAVIOR?.trim()) throw new StartupError('TEMPORAL_VERSIONING_BEHAVIOR is set without TEMPORAL_DEPLOYMENT_NAME and TEMPORAL_BUILD_ID: set those too, or unset it');
+    return undefined;
+  }
+  if (!deploymentName) throw new StartupError('TEMPORAL_BUILD_ID is set without TEMPORAL_DEPLOYMENT_NAME: Worker Versioning needs both, so set both or neither');
+  if (!buildId) throw new StartupError('TEMPORAL_DEPLOYMENT_NAME is set without TEMPORAL_BUILD_ID: Worker Versioning needs both, so set both or neither');
+  if (deploymentName.includes('.')) throw new StartupError(`TEMPORAL_DEPLOYMENT_NAME=${deploymentName} contains a dot: Temporal names a version <deployment>.<build id>, so choose a name without one`);
+  if (behavior !== 'AUTO_UPGRADE' && behavior !== 'PINNED') throw new StartupError(`TEMPORAL_VERSIONING_BEHAVIOR must be auto-upgrade or pinned, got '${env.TEMPORAL_VERSIONING_BEHAVIOR}'`);
+  return { deploymentName, buildId, defaultBehavior: behavior };
 }
 
 /**

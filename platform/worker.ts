@@ -2,6 +2,7 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import { createActivities } from '../activities';
 import { FailureTranslation } from '../activities/failure-translation';
 import type { Orm } from '../db/orm';
+import type { WorkerVersioning } from './config';
 import { WORKFLOWS_PATH, withDecisionKey } from './workflow-bundle';
 
 export { WORKFLOWS_PATH } from './workflow-bundle';
@@ -17,6 +18,8 @@ export async function createWorker(opts: {
   decisionKey?: string;
   /** Extra worker options (e.g. shutdown times) for the process that runs it. */
   options?: Partial<WorkerOptions>;
+  /** The Worker Deployment version this worker belongs to (Config.workerVersioning); none: unversioned. */
+  versioning?: WorkerVersioning;
 }): Promise<Worker> {
   return Worker.create({
     connection: opts.connection,
@@ -31,6 +34,15 @@ export async function createWorker(opts: {
     maxConcurrentActivityTaskExecutions: 8,
     // A cancel reaches an activity with the answer to its next heartbeat: at most a second after it was decided.
     maxHeartbeatThrottleInterval: '1 second',
+    ...(opts.versioning
+      ? {
+          workerDeploymentOptions: {
+            version: { deploymentName: opts.versioning.deploymentName, buildId: opts.versioning.buildId },
+            useWorkerVersioning: true,
+            defaultVersioningBehavior: opts.versioning.defaultBehavior,
+          },
+        }
+      : {}),
     ...opts.options,
   });
 }

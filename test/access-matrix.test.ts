@@ -142,6 +142,8 @@ interface Fixture {
   unassignedW2: number;
 }
 
+/** A workflow history as Temporal's tools write it: events from WorkflowExecutionStarted on. */
+const historyCheck = (res: Answer): string[] => (res.body?.events?.[0]?.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_STARTED' ? [] : ['no workflow history']);
 const ids = (list: unknown): unknown[] => (Array.isArray(list) ? list.map((x: { id?: unknown }) => x.id) : []);
 
 const decision = (path: string, body?: (t: Target) => unknown): Op => ({
@@ -207,6 +209,8 @@ const OPS: Op[] = [
   { method: 'POST', path: '/users', phase: 1, own: ADMIN_ONLY,
     req: (_t, n) => ({ path: '/users', body: { name: `matrix-user-${n}`, role: 'counter', kind: 'device', warehouses: ['W1'] } }) },
   { method: 'GET', path: '/users', phase: 0, own: ADMIN_ONLY, req: () => ({ path: '/users' }) },
+  // Prometheus metrics: service-wide totals, for the roles that oversee the service (README "Observability").
+  { method: 'GET', path: '/metrics', phase: 0, own: 'FFFFAAFU', req: () => ({ path: '/metrics' }) },
   { method: 'GET', path: '/users/{name}', phase: 0, own: ADMIN_ONLY, req: () => ({ path: '/users/spare' }) },
   { method: 'PUT', path: '/users/{name}/warehouses', phase: 1, own: ADMIN_ONLY, req: () => ({ path: '/users/spare/warehouses', body: { warehouses: ['W1'] } }) },
   { method: 'POST', path: '/users/{name}/token-rotation', phase: 1, own: ADMIN_ONLY, req: () => ({ path: '/users/spare/token-rotation', body: {} }) },
@@ -246,6 +250,7 @@ const OPS: Op[] = [
   { method: 'GET', path: '/reconciliations/{id}/rows/{rowId}', phase: 0, ...READ, req: (t) => ({ path: `/reconciliations/${t.counting}/rows/${t.rowId}` }) },
   { method: 'GET', path: '/reconciliations/{id}/count-orders', phase: 0, ...READ, req: (t) => ({ path: `/reconciliations/${t.counting}/count-orders` }) },
   { method: 'GET', path: '/reconciliations/{id}/report', phase: 0, ...READ, req: (t) => ({ path: `/reconciliations/${t.counting}/report` }) },
+  { method: 'GET', path: '/reconciliations/{id}/history', phase: 0, ...READ, req: (t) => ({ path: `/reconciliations/${t.counting}/history` }), check: historyCheck },
   { method: 'GET', path: '/reconciliations/{id}/rows.csv', phase: 0, ...READ, req: (t) => ({ path: `/reconciliations/${t.counting}/rows.csv` }) },
   { method: 'GET', path: '/reconciliations/{id}/audit', phase: 0, ...READ, req: (t) => ({ path: `/reconciliations/${t.counting}/audit` }) },
   { method: 'GET', path: '/reconciliations/{id}/adjustment-order', phase: 0, ...READ, req: (t) => ({ path: `/reconciliations/${t.released}/adjustment-order` }) },
@@ -391,6 +396,7 @@ const OPS: Op[] = [
   },
   { method: 'GET', path: '/system-reconciliations/{id}', phase: 0, ...READ, req: (t) => ({ path: `/system-reconciliations/${t.system.run}` }) },
   { method: 'GET', path: '/system-reconciliations/{id}/order', phase: 0, ...READ, req: (t) => ({ path: `/system-reconciliations/${t.system.run}/order` }) },
+  { method: 'GET', path: '/system-reconciliations/{id}/history', phase: 0, ...READ, req: (t) => ({ path: `/system-reconciliations/${t.system.run}/history` }), check: historyCheck },
   // Lines are never edited: a reader of the warehouse is told so (405); anyone else as usual.
   ...(['PUT', 'PATCH'] as const).map((method): Op => ({
     method, path: '/system-reconciliations/{id}/order/lines/{line}', phase: 1, ...READ,

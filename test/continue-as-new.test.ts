@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createReconciliation } from '../store/reconciliations';
 import * as m from '../workflows/messages';
 import { smallWarehouse } from './support/fixtures';
+import { maybeSaveRuns } from './support/histories';
 import { useStack } from './support/stack';
 import { eventually } from './support/wait';
 
@@ -50,5 +51,6 @@ describe('continue-as-new', () => {
     expect(await f.row(record.id, 'P1', 'A-01')).toMatchObject({ countedQuantity: 9, varianceQuantity: -1 });
     await f.decide(record.id, 'cancellation', { reason: 'done' });
     expect(await stack.client.workflow.getHandle(record.workflowId).result()).toEqual({ status: 'cancelled' });
+    await maybeSaveRuns(stack, record.workflowId, 'continue-as-new');
   });
 });

@@ -11,6 +11,7 @@ import { one, sql } from '../db/sql';
 import * as m from '../workflows/messages';
 import { freshDatabase, type TestDatabase } from './support/db';
 import { smallWarehouse } from './support/fixtures';
+import { maybeSaveHistory } from './support/histories';
 import { executeSigned } from './support/signed';
 
 /**
@@ -94,6 +95,7 @@ describe('count deadline (time-skipping server)', () => {
       expect(Number(row!.counted)).toBe(7);
       await executeSigned(handle, m.cancelUpdate, { user: 'manager-1', role: 'manager', reason: 'test over' }, await env.currentTimeMs());
       expect(await handle.result()).toEqual({ status: 'cancelled' });
+      await maybeSaveHistory(env, record.workflowId, 'deadline-escalated');
     });
   });
 });

@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { smallWarehouse } from './support/fixtures';
-import { maybeSaveHistory } from './support/histories';
+import { maybeSaveHistory, maybeSaveWithTemporalCli } from './support/histories';
 import { useStack } from './support/stack';
 
 /**
@@ -152,5 +152,6 @@ describe('full warehouse reconciliation', () => {
     await f.decide(rec.id, 'cancellation', { reason: 'end of test' });
     await stack.client.workflow.getHandle(rec.workflowId).result();
     await maybeSaveHistory(stack, rec.workflowId, 'full-warehouse');
+    maybeSaveWithTemporalCli(inject('temporalAddress'), rec.workflowId, 'full-warehouse-temporal-cli');
   });
 });

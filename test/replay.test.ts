@@ -3,14 +3,15 @@ import { Worker } from '@temporalio/worker';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { HISTORIES_DIR } from './support/histories';
+import { HISTORIES_DIR, historyFiles } from './support/histories';
 
 /**
- * Replays every saved history against the current workflow code. A change
- * that would make a run in flight take a different path fails here with a
+ * Replays every saved history, the archived ones of earlier workflow
+ * versions included, against the current workflow code. A change that would
+ * make a run in flight take a different path fails here with a
  * nondeterminism error, before it reaches a worker in production.
  */
-const files = fs.existsSync(HISTORIES_DIR) ? fs.readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json')).sort() : [];
+const files = historyFiles();
 
 describe('workflow history replay', () => {
   it('has saved histories to replay', () => {

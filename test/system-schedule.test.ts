@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { smallWarehouse } from './support/fixtures';
 import { useStack, type Stack } from './support/stack';
+import { maybeSaveScheduledTick } from './support/histories';
 import { erp } from './support/systems-stack';
 import { eventually } from './support/wait';
 
@@ -58,6 +59,7 @@ describe('a scheduled reconciliation against a pulled ERP', () => {
     expect((await stack.http('POST', '/system-reconciliation-schedules/daily-p1/trigger', {})).status).toBe(200);
     const runs = await eventually(async () => { const r = await runsOf(stack); return r.length === 2 ? r : undefined; }, 'the second run');
     await reviewed(stack, runs[0]!.id);
+    await maybeSaveScheduledTick(stack, 'scheduled-system-run');
 
     expect(requests.every((a) => a === 'Bearer erp-secret')).toBe(true);
     const exceptions = (await stack.http('GET', '/system-exceptions')).body.exceptions as Array<{ id: number; occurrences: number; item: string; category: string }>;

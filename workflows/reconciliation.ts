@@ -14,6 +14,11 @@ const DEFAULT_HISTORY_LIMIT = 5_000;
 const COMPLETIONS_READ_FROM_DATABASE = 'completions-read-from-database';
 /** Patch: runs started before it populate on the signals alone; newer runs first read the round's orders back. */
 const ROUND_CONFIRMED_BEFORE_POPULATE = 'round-confirmed-before-populate';
+/**
+ * Patch: runs started before it read the round's orders back once more before populating, even when the
+ * read that ended the wait had just found every order complete; newer runs trust that read (one activity less per round).
+ */
+const ROUND_READ_ONCE = 'round-read-once';
 /** While counting, the orders are re-read this often: a completion whose signal was lost is picked up from the database. */
 const ROUND_SWEEP_MS = 60 * 60_000;
 
@@ -79,11 +84,13 @@ export async function reconciliationWorkflow(input: m.ReconciliationInput & Part
     });
   }
 
-  async function populate(): Promise<void> {
+  /** `confirmedByRead`: the read of the round's orders that ended the wait found them all complete. */
+  async function populate(confirmedByRead = false): Promise<void> {
     await runStep('populate', async () => {
       if (s.status === 'counting') {
         // A completion signal is believed once the database agrees: a stray or forged one cannot close a round.
-        if (patched(ROUND_CONFIRMED_BEFORE_POPULATE)) {
+        const confirmed = confirmedByRead && patched(ROUND_READ_ONCE);
+        if (!confirmed && patched(ROUND_CONFIRMED_BEFORE_POPULATE)) {
           const orders = await bookkeeping.roundOrders({ reconciliationId: id, round: s.round });
           if (orders.open.length > 0) {
             s.ordersOpen = orders.open;
@@ -117,10 +124,10 @@ export async function reconciliationWorkflow(input: m.ReconciliationInput & Part
 
   while (!isTerminal(s.status)) {
     if (s.status === 'counting') {
-      await awaitRound(id, s, input.countDeadlineMinutes, continueAsNewDue, recheck);
+      const confirmedByRead = await awaitRound(id, s, input.countDeadlineMinutes, continueAsNewDue, recheck);
       // Re-checked under the lock: a cancel or continue-as-new may have come first.
       await lock.runExclusive(async () => {
-        if (s.status === 'counting' && s.ordersOpen.length === 0) await populate();
+        if (s.status === 'counting' && s.ordersOpen.length === 0) await populate(confirmedByRead);
       });
     } else if (s.status === 'snapshotting' || s.status === 'populating' || s.status === 'releasing') {
       const at = s.status;
@@ -148,7 +155,8 @@ export async function reconciliationWorkflow(input: m.ReconciliationInput & Part
  * Waits until every order of the round is complete. The orders are re-read
  * from the database now and then (a completion whose signal was lost is
  * complete there) and at the deadline, when one escalation is recorded if
- * orders are still open; counts already made are never discarded.
+ * orders are still open; counts already made are never discarded. True when
+ * the last thing it did was such a read, and the read found no order open.
  */
 async function awaitRound(
   id: string,
@@ -156,7 +164,8 @@ async function awaitRound(
   deadlineMinutes: number | null,
   continueAsNewDue: () => boolean,
   recheck: { due: boolean },
-): Promise<void> {
+): Promise<boolean> {
+  let confirmedByRead = false;
   const counting = () => s.status === 'counting' && s.ordersOpen.length > 0;
   const deadlineAt = () => (deadlineMinutes === null ? undefined : s.roundStartedAt + deadlineMinutes * 60_000);
   while (counting() && !continueAsNewDue()) {
@@ -164,16 +173,18 @@ async function awaitRound(
     const escalated = s.escalatedRounds.includes(s.round);
     const wake = deadline === undefined || escalated ? ROUND_SWEEP_MS : Math.min(Math.max(deadline - Date.now(), 1), ROUND_SWEEP_MS);
     const woke = await condition(() => !counting() || continueAsNewDue() || recheck.due, wake);
-    if (woke && !recheck.due) return;
+    if (woke && !recheck.due) return false;
     // Signals that arrive while the orders are read are covered by this read or trigger the next one.
     recheck.due = false;
     const round = s.round;
     const orders = await bookkeeping.roundOrders({ reconciliationId: id, round });
     for (const orderId of orders.complete) completeOrder(s, orderId, round);
+    confirmedByRead = s.round === round && s.ordersOpen.length === 0;
     const due = deadlineAt();
     if (counting() && s.round === round && due !== undefined && Date.now() >= due && !s.escalatedRounds.includes(round)) {
       s.escalatedRounds.push(round);
       await bookkeeping.recordEscalation({ reconciliationId: id, round, openOrderIds: [...s.ordersOpen] });
     }
   }
+  return confirmedByRead;
 }
