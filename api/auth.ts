@@ -2,6 +2,7 @@ import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Orm } from '../db/orm';
 import { principalByToken, type Principal, type Role } from '../store/users';
+import type { AppEnv } from './deps';
 import { Problem } from './problem';
 import { FailedAuthThrottle } from './throttle';
 
@@ -22,7 +23,7 @@ export const COUNTERS: Role[] = ['counter', 'manager', 'senior_manager'];
  * throttle's limit the address gets 429 with Retry-After. The rest of the
  * API only ever sees a Caller.
  */
-export function authenticate(orm: Orm, publicPaths: string[], throttle = new FailedAuthThrottle()): MiddlewareHandler {
+export function authenticate(orm: Orm, publicPaths: string[], throttle = new FailedAuthThrottle()): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     if (isPublic(c.req.path, publicPaths)) return next();
     const address = clientAddress(c);
@@ -41,7 +42,7 @@ export function authenticate(orm: Orm, publicPaths: string[], throttle = new Fai
       c.header('www-authenticate', `Bearer realm="stocktake"${found.refused === 'missing' ? '' : ', error="invalid_token"'}`);
       throw new Problem(401, 'unauthenticated', 'Authentication required', detail);
     }
-    c.set('caller' as never, found.principal as never);
+    c.set('caller', found.principal);
     return next();
   };
 }
@@ -58,13 +59,13 @@ function logFailure(c: Context, address: string, reason: string): void {
   console.warn(JSON.stringify({ event: 'authentication_failed', reason, address, method: c.req.method, path: c.req.path, at: new Date().toISOString() }));
 }
 
-export function caller(c: Context): Caller {
-  const who = c.get('caller' as never) as Caller | undefined;
+export function caller(c: Context<AppEnv>): Caller {
+  const who: Caller | undefined = c.get('caller');
   if (!who) throw new Problem(401, 'unauthenticated', 'Authentication required');
   return who;
 }
 
-export function requireRole(c: Context, roles: Role[]): Caller {
+export function requireRole(c: Context<AppEnv>, roles: Role[]): Caller {
   const who = caller(c);
   if (!roles.includes(who.role)) {
     throw new Problem(403, 'forbidden', 'Not allowed for this role', `${who.name} is ${who.role}; this needs ${roles.join(' or ')}`);

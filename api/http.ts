@@ -8,6 +8,14 @@ export function jsonResponse(description: string) {
   return { description, content: { 'application/json': { schema: z.any() } } };
 }
 
+/** JSON by default, CSV when asked (?format=csv or Accept: text/csv): both media types under one status. */
+export function jsonOrCsvResponse(json: string, csv: string) {
+  return {
+    description: `${json}; or ${csv} (?format=csv or Accept: text/csv)`,
+    content: { 'application/json': { schema: z.any() }, 'text/csv': { schema: z.string() } },
+  };
+}
+
 export const problemResponses = {
   404: { description: 'Not found (application/problem+json)' },
   409: { description: 'Conflicts with the current state (application/problem+json)' },

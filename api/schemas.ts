@@ -3,6 +3,7 @@ import { MAX_COUNTED_QUANTITY, MAX_VALUE } from '../domain/quantity-bounds';
 import { decimalPlaces } from '../domain/decimal';
 import { validateTolerancePolicy } from '../domain/tolerance';
 import { code, codeList, freeText, keyedByCode, label } from './text';
+import { ROW_SORTS } from '../store/rows/queries';
 
 /**
  * Request schemas: validated before anything is written, so bad input
@@ -14,7 +15,13 @@ const codes = z.array(code()).min(1).max(10_000);
 const id = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 /** A money or quantity amount as the numeric(18,4) columns hold it. */
 const amount = (max: number) =>
-  z.number().min(0).max(max).refine((x) => decimalPlaces(x) <= 4, 'at most 4 decimals');
+  z
+    .number()
+    .min(0)
+    .max(max)
+    .refine((x) => decimalPlaces(x) <= 4, 'at most 4 decimals')
+    // The decimal a number is written as (its shortest form) is a multiple of 0.0001: JSON Schema's reading, and decimalPlaces'.
+    .openapi({ multipleOf: 0.0001 });
 
 export const Scope = z
   .discriminatedUnion('kind', [
@@ -32,8 +39,23 @@ export const SplitPolicy = z
   ])
   .openapi('SplitPolicy');
 
+/**
+ * Limits on each side, each a number >= 0 or null (unlimited). The schema
+ * states the shape; validateTolerancePolicy, the domain's own check, still
+ * judges the whole policy and words its refusals.
+ */
+const limit = (decimals: boolean) => {
+  const n = z.number().min(0);
+  return (decimals ? n.refine((x) => decimalPlaces(x) <= 4, 'at most 4 decimals').openapi({ multipleOf: 0.0001 }) : n).nullable();
+};
+const limits = (decimals: boolean) => z.object({ plus: limit(decimals), minus: limit(decimals) }).strict();
+const ToleranceRule = z
+  .object({ quantity: limits(true).optional(), percent: limits(false).optional(), value: limits(true).optional() })
+  .strict()
+  .openapi('ToleranceRule');
 const TolerancePolicy = z
-  .object({ default: z.record(z.string(), z.unknown()), items: keyedByCode(z.unknown(), 'an item code').optional() })
+  .object({ default: ToleranceRule, items: keyedByCode(ToleranceRule, 'an item code').optional() })
+  .strict()
   .superRefine((policy, ctx) => {
     for (const message of validateTolerancePolicy(policy)) ctx.addIssue({ code: 'custom', message });
   })
@@ -54,7 +76,10 @@ export const CreateReconciliation = z
     managerApprovalLimit: amount(1e12).default(1000),
   })
   .strict()
-  .openapi('CreateReconciliation');
+  .openapi('CreateReconciliation', {
+    // The demo data (`npm start` seeds WH1 with zones Z01, Z02 ...): a reconciliation that can run.
+    example: { warehouse: 'WH1', scope: { kind: 'zones', zones: ['Z01'] }, splitPolicy: { kind: 'none' }, blindCount: true, maxRecountRounds: 3, managerApprovalLimit: 1000 },
+  });
 
 export const RowFilter = z
   .object({
@@ -65,19 +90,21 @@ export const RowFilter = z
     state: z.enum(['awaiting_count', 'counted', 'marked_for_recount', 'recounting', 'deleted']).optional(),
     minAbsVariance: amount(MAX_VALUE).optional(),
     minAbsValue: amount(MAX_VALUE).optional(),
+    direction: z.enum(['gain', 'loss']).optional(),
+    minAbsPercent: amount(1e9).optional(),
   })
   .strict();
 
 export const RowSelection = z
   .object({ rowIds: z.array(id).max(100_000).optional(), filter: RowFilter.optional() })
   .strict()
-  .openapi('RowSelection');
+  .openapi('RowSelection', { example: { filter: { approval: 'to_approve', zoneCodes: ['Z01'] } } });
 
 export const RowDeletion = z
   .object({ rowIds: z.array(id).max(100_000).optional(), filter: RowFilter.optional(), reason: freeText() })
   .strict()
-  .openapi('RowDeletion');
-export const Cancellation = z.object({ reason: freeText() }).strict();
+  .openapi('RowDeletion', { example: { filter: { state: 'counted', itemCodes: ['ITEM-000001'] }, reason: 'Booked twice by the ERP; corrected there' } });
+export const Cancellation = z.object({ reason: freeText() }).strict().openapi('Cancellation', { example: { reason: 'Started for the wrong zone' } });
 
 export const CountEntry = z
   .object({
@@ -101,9 +128,11 @@ export const CountSubmission = z
     entries: z.array(CountEntry).min(1).max(5_000),
   })
   .strict()
-  .openapi('CountSubmission');
+  .openapi('CountSubmission', {
+    example: { submissionId: 'counter-2026-11-30-0001', entries: [{ location: 'Z01-A-001-1', item: 'ITEM-000001', quantity: 12 }] },
+  });
 
-export const DeviceRef = z.object({ device: code() }).strict();
+export const DeviceRef = z.object({ device: code() }).strict().openapi('DeviceRef', { example: { device: 'counter' } });
 export const OptionalDevice = z.object({ device: code().optional() }).strict();
 
 export const RowQuery = z.object({
@@ -111,12 +140,56 @@ export const RowQuery = z.object({
   zone: codeList().optional(),
   location: codeList().optional(),
   approval: z.enum(['to_approve', 'approved', 'not_required']).optional(),
-  state: z.enum(['awaiting_count', 'counted', 'marked_for_recount', 'recounting', 'deleted']).optional(),
+  /** The listing also shows rows by their release state (failed ones, to retry or skip); decisions filter by the review states only. */
+  state: z.enum(['awaiting_count', 'counted', 'marked_for_recount', 'recounting', 'deleted', 'posting', 'processed', 'failed', 'skipped', 'withdrawn']).optional(),
   minAbsVariance: z.coerce.number().min(0).max(MAX_VALUE).optional(),
   minAbsValue: z.coerce.number().min(0).max(MAX_VALUE).optional(),
+  direction: z.enum(['gain', 'loss']).optional(),
+  minAbsPercent: z.coerce.number().min(0).max(1e9).optional(),
   after: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
   limit: z.coerce.number().int().min(1).max(5_000).default(500),
+  /** Sorted pages (the review grid) go by `offset`; without `sort` pages go by row id, keyset (`after`). */
+  sort: z.enum(ROW_SORTS).optional(),
+  order: z.enum(['asc', 'desc']).default('asc'),
+  offset: z.coerce.number().int().min(0).max(10_000_000).default(0),
+  /** Also count the rows that match (the grid shows it). */
+  total: z.enum(['true', 'false']).default('false'),
 });
+
+/**
+ * Keys in headers: visible ASCII, 1 to 200 characters. The handlers check
+ * them (api/http.ts idempotencyKey, the loads' Import-Id) and name their own
+ * problem type; the schema only states the rule.
+ */
+const KEY_RULE = { pattern: '^[\\x21-\\x7e]{1,200}$', minLength: 1, maxLength: 200 };
+export const IdempotencyHeaders = z.object({
+  'idempotency-key': z
+    .string()
+    .optional()
+    .openapi({ ...KEY_RULE, description: 'Makes the call safe to repeat: the same key (with the same body) answers what the first call did' }),
+});
+export const ImportIdHeaders = z.object({
+  'import-id': z
+    .string()
+    .optional()
+    .openapi({ ...KEY_RULE, description: 'Names the load (required): the same id again changes nothing', param: { required: true } }),
+});
+
+/** Year 1 to 9999 in UTC: what PostgreSQL's timestamptz holds (RFC 3339 allows year 0 and offsets up to 23:59). */
+const EARLIEST = Date.parse('0001-01-01T00:00:00Z');
+const LATEST = Date.parse('9999-12-31T23:59:59.999Z');
+
+/**
+ * A point in time as RFC 3339 writes it (any offset), passed on as UTC ISO:
+ * PostgreSQL refuses offsets beyond 15:59, which RFC 3339 allows. Instants
+ * outside what the database holds are clamped: as filter bounds they select
+ * exactly what the unclamped bound would.
+ */
+export const Instant = z
+  .string()
+  .datetime({ offset: true })
+  .transform((s) => new Date(Math.min(LATEST, Math.max(EARLIEST, Date.parse(s)))).toISOString())
+  .openapi({ type: 'string', format: 'date-time', example: '2026-11-30T08:00:00Z' });
 
 export const IdParam = z.object({ id: z.string().uuid() });
 export const OrderIdParam = z.object({ id: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER) });

@@ -1,12 +1,12 @@
-import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
 import type { UpdateDefinition } from '@temporalio/common';
 import type { Context } from 'hono';
 import * as m from '../../workflows/messages';
-import type { AppDeps } from '../app';
+import type { App, AppDeps } from '../deps';
 import { decidable } from '../access';
 import { jsonBody, jsonResponse, problemResponses } from '../http';
 import { sendDecision } from '../send-decision';
-import { Cancellation, IdParam, RowDeletion, RowSelection } from '../schemas';
+import { Cancellation, IdParam, IdempotencyHeaders, RowDeletion, RowSelection } from '../schemas';
 
 /**
  * Manager decisions are Workflow Updates (api/send-decision.ts: signed,
@@ -15,7 +15,7 @@ import { Cancellation, IdParam, RowDeletion, RowSelection } from '../schemas';
  * comes back in the same HTTP call. Decisions sent in parallel are applied
  * one after another.
  */
-export function decisionRoutes(app: OpenAPIHono, deps: AppDeps): void {
+export function decisionRoutes(app: App, deps: AppDeps): void {
   const decide = async <R, A extends m.DecisionBy>(c: Context, update: UpdateDefinition<R, [A]>, id: string, arg: Omit<A, 'user' | 'role' | 'request' | 'signature'>): Promise<R> => {
     const { who, record } = await decidable(c, deps.orm.em.fork(), id);
     return sendDecision(deps, c, { who, workflowId: record.workflowId, subject: id }, update, arg);
@@ -25,7 +25,7 @@ export function decisionRoutes(app: OpenAPIHono, deps: AppDeps): void {
       method: 'post',
       path: `/reconciliations/{id}/${path}`,
       summary,
-      request: { params: IdParam, headers: z.object({ 'idempotency-key': z.string().optional() }) },
+      request: { params: IdParam, headers: IdempotencyHeaders },
       responses: { 200: jsonResponse('The decision was applied'), ...problemResponses },
     });
   const routeWithBody = <B extends z.ZodTypeAny>(path: string, summary: string, body: B) =>
@@ -33,7 +33,7 @@ export function decisionRoutes(app: OpenAPIHono, deps: AppDeps): void {
       method: 'post',
       path: `/reconciliations/{id}/${path}`,
       summary,
-      request: { params: IdParam, headers: z.object({ 'idempotency-key': z.string().optional() }), ...jsonBody(body) },
+      request: { params: IdParam, headers: IdempotencyHeaders, ...jsonBody(body) },
       responses: { 200: jsonResponse('The decision was applied'), ...problemResponses },
     });
 

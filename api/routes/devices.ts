@@ -1,10 +1,11 @@
-import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { orderCompletedSignal, reconciliationWorkflowId } from '../../workflows/messages';
 import { assignCountOrder, completeCountOrder, countTasks, ordersAssignedTo } from '../../store/count-orders';
 import { submitCounts, type CountEntryInput } from '../../store/count-entries';
+import { countEntriesAccepted } from '../../platform/metrics';
 import { notFound, refuse } from '../../store/refusal';
-import type { AppDeps } from '../app';
+import type { App, AppDeps } from '../deps';
 import { countedOrder, visibleOrder } from '../access';
 import { caller, COUNTERS, MANAGERS, READERS, requireRole, seesWarehouse } from '../auth';
 import { jsonBody, jsonResponse, problemResponses } from '../http';
@@ -18,7 +19,7 @@ import { CountSubmission, DeviceParam, DeviceRef, OptionalDevice, OrderIdParam }
  * order's state. Entries are written straight to PostgreSQL; only the
  * completion reaches the workflow, as a signal it deduplicates.
  */
-export function deviceRoutes(app: OpenAPIHono, deps: AppDeps): void {
+export function deviceRoutes(app: App, deps: AppDeps): void {
   app.openapi(
     createRoute({
       method: 'get',
@@ -117,6 +118,7 @@ export function deviceRoutes(app: OpenAPIHono, deps: AppDeps): void {
         countedBy: who.name,
         entries: body.entries as CountEntryInput[],
       });
+      if (!result.duplicate) countEntriesAccepted.inc(result.accepted);
       return c.json(result, result.duplicate ? 200 : 201);
     },
   );

@@ -1,4 +1,4 @@
-import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { one, sql, type Em } from '../../db/sql';
 import { notFound } from '../../store/refusal';
@@ -18,23 +18,25 @@ import {
 } from '../../store/system-reconciliation/exceptions';
 import { periodKpis, periodKpisCsv, runKpis, runKpisCsv, type PeriodQuery } from '../../store/system-reconciliation/kpis';
 import { PRINCIPAL_NAME } from '../../store/users';
-import type { AppDeps } from '../app';
+import type { App, AppDeps } from '../deps';
 import { MANAGERS, READERS, requireRole, seesWarehouse, type Caller } from '../auth';
-import { idempotencyKey, jsonBody, jsonResponse, problemResponses } from '../http';
+import { idempotencyKey, jsonBody, jsonOrCsvResponse, jsonResponse, problemResponses } from '../http';
 import { Problem } from '../problem';
-import { CreateReconciliation, IdParam } from '../schemas';
+import { CreateReconciliation, IdParam, IdempotencyHeaders } from '../schemas';
 import { ensureWorkflow } from '../workflow-start';
 import { code, freeText } from '../text';
 
 const ExceptionIdParam = z.object({ id: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER) });
 
+/** One status or several, comma-separated (spaces around them allowed). */
+const ONE_STATUS = ` *(${EXCEPTION_STATUSES.join('|')}) *`;
+const STATUS_LIST = new RegExp(`^${ONE_STATUS}(,${ONE_STATUS})*$`);
+
 const ExceptionQuery = z.object({
   status: z
     .string()
     .max(200)
-    .refine((s) => s.split(',').every((x) => (EXCEPTION_STATUSES as readonly string[]).includes(x.trim())), {
-      message: `a comma-separated list of ${EXCEPTION_STATUSES.join(', ')}`,
-    })
+    .regex(STATUS_LIST, `a comma-separated list of ${EXCEPTION_STATUSES.join(', ')}`)
     .optional(),
   owner: code().optional(),
   rootCause: z.enum(ROOT_CAUSES).optional(),
@@ -52,15 +54,16 @@ const ExceptionChange = z
   })
   .strict()
   .refine((b) => Object.values(b).some((v) => v !== undefined), { message: 'name at least one of owner, status, rootCause, note' })
-  .openapi('SystemExceptionChange');
+  .openapi('SystemExceptionChange', { minProperties: 1, example: { status: 'investigating', note: 'Checking the ERP postings of last week' } });
 
 /** How the count runs: what POST /reconciliations takes besides the warehouse and scope, with the same defaults. */
 const CountOptionsBody = CreateReconciliation.omit({ warehouse: true, scope: true }).openapi('ExceptionCountOptions');
 
 const Day = z
   .string()
-  .regex(/^\d{4}-\d{2}-\d{2}$/, 'a day, YYYY-MM-DD')
-  .refine((s) => !Number.isNaN(Date.parse(`${s}T00:00:00Z`)) && new Date(`${s}T00:00:00Z`).toISOString().startsWith(s), 'not a day of the calendar');
+  .regex(/^[0-9]{4}-[0-9]{2}-[0-9]{2}$/, 'a day, YYYY-MM-DD')
+  .refine((s) => !Number.isNaN(Date.parse(`${s}T00:00:00Z`)) && new Date(`${s}T00:00:00Z`).toISOString().startsWith(s), 'not a day of the calendar')
+  .openapi({ format: 'date', example: '2026-11-30' });
 const MAX_DAYS = 731;
 const PeriodParams = z.object({
   warehouse: code(),
@@ -73,7 +76,6 @@ const PeriodParams = z.object({
   view: z.enum(['days', 'items', 'locations']).default('days'),
 });
 
-const csvResponse = (description: string) => ({ description, content: { 'text/csv': { schema: z.string() } } });
 
 function csv(c: Context, body: string, filename: string): Response {
   const safe = filename.replace(/[^A-Za-z0-9._-]/g, '_');
@@ -98,7 +100,7 @@ async function visibleException(who: Caller, em: Em, id: number): Promise<Except
  * auditors) of the warehouse read; managers change. What lies in a
  * warehouse the caller is not granted answers 404.
  */
-export function exceptionRoutes(app: OpenAPIHono, deps: AppDeps): void {
+export function exceptionRoutes(app: App, deps: AppDeps): void {
   app.openapi(
     createRoute({
       method: 'get',
@@ -161,7 +163,7 @@ export function exceptionRoutes(app: OpenAPIHono, deps: AppDeps): void {
       summary: "Count the exception's item at its location: a count reconciliation linked both ways, its workflow started (Idempotency-Key supported)",
       request: {
         params: ExceptionIdParam,
-        headers: z.object({ 'idempotency-key': z.string().optional() }),
+        headers: IdempotencyHeaders,
         body: { content: { 'application/json': { schema: CountOptionsBody } }, required: false },
       },
       responses: {
@@ -191,7 +193,7 @@ export function exceptionRoutes(app: OpenAPIHono, deps: AppDeps): void {
       path: '/system-reconciliations/{id}/kpis',
       summary: 'KPIs of a run: keys compared, exception rate, value at risk, adjustment volume (JSON, or CSV with ?format=csv or Accept: text/csv)',
       request: { params: IdParam, query: z.object({ format: z.enum(['json', 'csv']).optional() }) },
-      responses: { 200: { ...jsonResponse('The KPIs of the run'), ...csvResponse('The KPIs as one CSV record') }, ...problemResponses },
+      responses: { 200: jsonOrCsvResponse('The KPIs of the run', 'The KPIs as one CSV record'), ...problemResponses },
     }),
     async (c) => {
       const who = requireRole(c, READERS);
@@ -215,7 +217,7 @@ export function exceptionRoutes(app: OpenAPIHono, deps: AppDeps): void {
         'KPIs over time for a warehouse and source pair, per UTC day from `from` to `to` (inclusive; default the last 30 days): exception rate, value at risk, ' +
         'time to resolution, adjustment volume, and inventory accuracy by item and by location (CSV: ?format=csv&view=days|items|locations)',
       request: { query: PeriodParams },
-      responses: { 200: { ...jsonResponse('Days, total, items, locations'), ...csvResponse('One of the tables as CSV') }, ...problemResponses },
+      responses: { 200: jsonOrCsvResponse('Days, total, items, locations', 'One of the tables as CSV'), ...problemResponses },
     }),
     async (c) => {
       const who = requireRole(c, READERS);
@@ -241,7 +243,7 @@ function period(from: string | undefined, to: string | undefined): { from: strin
   const start = from ?? new Date(Date.parse(`${end}T00:00:00Z`) - 29 * DAY_MS).toISOString().slice(0, 10);
   const days = (Date.parse(`${end}T00:00:00Z`) - Date.parse(`${start}T00:00:00Z`)) / DAY_MS + 1;
   if (days < 1 || days > MAX_DAYS) {
-    throw new Problem(422, 'invalid-request', 'The request is not valid', `from must not be after to, and the period is at most ${MAX_DAYS} days`);
+    throw new Problem(422, 'invalid-period', 'The period cannot be reported', `from must not be after to, and the period is at most ${MAX_DAYS} days`);
   }
   return { from: start, to: end };
 }

@@ -1,14 +1,15 @@
-import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { decimalPlaces } from '../../domain/decimal';
 import { BodyTap, LineTooLong } from '../../store/imports/body';
 import { IMPORT_KINDS, type ImportKind, type ParsedLine, type RowOf } from '../../store/imports/kinds';
 import { applyImport } from '../../store/imports/load';
 import { formatOf, readRecords, RecordSyntaxError, type NumberedRecord } from '../../store/streaming/records';
-import type { AppDeps } from '../app';
+import type { App, AppDeps } from '../deps';
 import { INTEGRATIONS, requireRole } from '../auth';
 import { jsonResponse } from '../http';
 import { Problem } from '../problem';
+import { ImportIdHeaders } from '../schemas';
 import { code, label } from '../text';
 
 /**
@@ -236,12 +237,12 @@ const route = createRoute({
   ].join('\n'),
   request: {
     params: z.object({ kind: z.enum(IMPORT_KINDS) }),
-    headers: z.object({ 'import-id': z.string().min(1).max(200).openapi({ description: 'Identifies the load: 1 to 200 visible ASCII characters' }) }),
+    headers: ImportIdHeaders,
     body: {
       required: true,
       content: {
-        'text/csv': { schema: z.string().openapi({ description: 'A header line naming the fields, then one line per record (RFC 4180)' }) },
-        'application/x-ndjson': { schema: z.string().openapi({ description: 'One JSON object per line' }) },
+        'text/csv': { schema: z.unknown().openapi({ description: 'A header line naming the fields, then one line per record (RFC 4180)' }) },
+        'application/x-ndjson': { schema: z.unknown().openapi({ description: 'One JSON object per line' }) },
       },
     },
   },
@@ -254,7 +255,7 @@ const route = createRoute({
   },
 });
 
-export function importRoutes(app: OpenAPIHono, deps: AppDeps): void {
+export function importRoutes(app: App, deps: AppDeps): void {
   // Documented as /imports/{kind}; served only for these kinds, so other loads may live beside it under /imports/.
   app.openAPIRegistry.registerPath(route);
   app.post(`/imports/:kind{${IMPORT_KINDS.join('|')}}`, async (c) => {

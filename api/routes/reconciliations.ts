@@ -1,12 +1,12 @@
-import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
 import { progressQuery, type Progress } from '../../workflows/messages';
 import { ensureWorkflow } from '../workflow-start';
-import type { AppDeps } from '../app';
+import type { App, AppDeps } from '../deps';
 import { readable } from '../access';
 import { MANAGERS, READERS, requireRole, seesWarehouse } from '../auth';
 import { refuse } from '../../store/refusal';
 import { idempotencyKey, jsonBody, jsonResponse, problemResponses } from '../http';
-import { CreateReconciliation, IdParam, RowQuery } from '../schemas';
+import { CreateReconciliation, IdParam, IdempotencyHeaders, RowQuery } from '../schemas';
 import { ordersOfReconciliation } from '../../store/count-orders';
 import {
   createReconciliation,
@@ -15,14 +15,16 @@ import {
   type ReconciliationRecord,
 } from '../../store/reconciliations';
 import { listRows, rowDetail } from '../../store/rows/queries';
+import { currentProgress } from '../../store/progress';
+import { ReconciliationWithProgress } from '../observability/step-progress';
 
-export function reconciliationRoutes(app: OpenAPIHono, deps: AppDeps): void {
+export function reconciliationRoutes(app: App, deps: AppDeps): void {
   app.openapi(
     createRoute({
       method: 'post',
       path: '/reconciliations',
       summary: 'Create a reconciliation and start its workflow (Idempotency-Key supported)',
-      request: { ...jsonBody(CreateReconciliation), headers: z.object({ 'idempotency-key': z.string().optional() }) },
+      request: { ...jsonBody(CreateReconciliation), headers: IdempotencyHeaders },
       responses: { 201: jsonResponse('Created'), 200: jsonResponse('Already created with this Idempotency-Key'), ...problemResponses },
     }),
     async (c) => {
@@ -55,13 +57,16 @@ export function reconciliationRoutes(app: OpenAPIHono, deps: AppDeps): void {
       path: '/reconciliations/{id}',
       summary: 'The document, with live progress from its workflow (the status is the workflow\'s own)',
       request: { params: IdParam },
-      responses: { 200: jsonResponse('The reconciliation'), ...problemResponses },
+      responses: {
+        200: { description: 'The reconciliation', content: { 'application/json': { schema: ReconciliationWithProgress } } },
+        ...problemResponses,
+      },
     }),
     async (c) => {
       const { record } = await readable(c, deps.orm.em.fork(), c.req.valid('param').id);
-      const progress = await progressOf(deps, record);
+      const [progress, stepProgress] = await Promise.all([progressOf(deps, record), currentProgress(deps.orm.em.fork(), record.id)]);
       // The workflow owns the status; the stored one is its persisted copy, shown only when the workflow cannot be asked.
-      return c.json({ ...record, status: progress?.status ?? record.status, statusFrom: progress ? 'workflow' : 'database', progress }, 200);
+      return c.json({ ...record, status: progress?.status ?? record.status, statusFrom: progress ? 'workflow' : 'database', progress, stepProgress }, 200);
     },
   );
 
@@ -69,7 +74,7 @@ export function reconciliationRoutes(app: OpenAPIHono, deps: AppDeps): void {
     createRoute({
       method: 'get',
       path: '/reconciliations/{id}/rows',
-      summary: 'Review rows: filter by item, zone, location, approval, state, variance, value',
+      summary: 'Review rows: filter by item, zone, location, approval, state, direction, variance, percentage, value; sort (then paged by offset)',
       request: { params: IdParam, query: RowQuery },
       responses: { 200: jsonResponse('A page of rows; `next` is the `after` of the next page'), ...problemResponses },
     }),
@@ -87,9 +92,12 @@ export function reconciliationRoutes(app: OpenAPIHono, deps: AppDeps): void {
           state: q.state,
           minAbsVariance: q.minAbsVariance,
           minAbsValue: q.minAbsValue,
+          direction: q.direction,
+          minAbsPercent: q.minAbsPercent,
         },
       };
-      return c.json(await listRows(em, id, selection, { after: q.after, limit: q.limit }), 200);
+      const sort = q.sort ? { by: q.sort, order: q.order, offset: q.offset } : undefined;
+      return c.json(await listRows(em, id, selection, { after: q.after, limit: q.limit, sort, total: q.total === 'true' }), 200);
     },
   );
 

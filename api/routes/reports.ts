@@ -1,8 +1,8 @@
-import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import type { AppDeps } from '../app';
+import type { App, AppDeps } from '../deps';
 import { decidable, readable } from '../access';
-import { jsonBody, jsonResponse, problemResponses } from '../http';
+import { jsonBody, jsonOrCsvResponse, jsonResponse, problemResponses } from '../http';
 import { IdParam } from '../schemas';
 import { adjustmentOrder, adjustmentOrderCsv, deleteAdjustmentLine } from '../../store/adjustment-orders';
 import { auditTrail } from '../../store/audit';
@@ -22,14 +22,14 @@ function csv(c: Context, body: string, filename: string): Response {
 }
 
 /** What happened after release: the ERP's adjustment order, count accuracy, exports and the audit trail. */
-export function reportRoutes(app: OpenAPIHono, deps: AppDeps): void {
+export function reportRoutes(app: App, deps: AppDeps): void {
   app.openapi(
     createRoute({
       method: 'get',
       path: '/reconciliations/{id}/adjustment-order',
       summary: 'The adjustment order for the ERP (JSON, or CSV with ?format=csv or Accept: text/csv)',
       request: { params: IdParam, query: z.object({ format: z.enum(['json', 'csv']).optional() }) },
-      responses: { 200: { ...jsonResponse('The order and its lines'), ...csvResponse('The lines as CSV') }, ...problemResponses },
+      responses: { 200: jsonOrCsvResponse('The order and its lines', 'The lines as CSV'), ...problemResponses },
     }),
     async (c) => {
       const em = deps.orm.em.fork();

@@ -1,4 +1,4 @@
-import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import {
@@ -11,10 +11,10 @@ import {
 import { listLines, orderCsv } from '../../store/system-reconciliation/order';
 import { notFound, refuse } from '../../store/refusal';
 import * as sm from '../../workflows/system-messages';
-import type { AppDeps } from '../app';
+import type { App, AppDeps } from '../deps';
 import { MANAGERS, READERS, requireRole, seesWarehouse } from '../auth';
-import { idempotencyKey, jsonBody, jsonResponse, problemResponses } from '../http';
-import { IdParam, SystemReconciliationRequest } from '../schemas';
+import { idempotencyKey, jsonBody, jsonOrCsvResponse, jsonResponse, problemResponses } from '../http';
+import { IdParam, IdempotencyHeaders, SystemReconciliationRequest } from '../schemas';
 import { sendDecision } from '../send-decision';
 import { levelsReceived, levelsRoutes } from './systems';
 import { freeText } from '../text';
@@ -38,7 +38,7 @@ const OrderQuery = z.object({
  * reviewed, deleted with a reason, refreshed, approved, processed, and the
  * order closed. Readers see runs and orders of their warehouses.
  */
-export function systemReconciliationRoutes(app: OpenAPIHono, deps: AppDeps): void {
+export function systemReconciliationRoutes(app: App, deps: AppDeps): void {
   levelsRoutes(app, deps);
   // Levels a system pushed are stored: its run's workflow is told (a hint; it reads back which sources are in).
   levelsReceived.notify = async (runId, source) => {
@@ -65,7 +65,7 @@ export function systemReconciliationRoutes(app: OpenAPIHono, deps: AppDeps): voi
       method: 'post',
       path: '/system-reconciliations',
       summary: 'Initiate a system reconciliation between two sources (book or a registered system) for a selection of a warehouse',
-      request: { ...jsonBody(SystemReconciliationRequest), headers: z.object({ 'idempotency-key': z.string().optional() }) },
+      request: { ...jsonBody(SystemReconciliationRequest), headers: IdempotencyHeaders },
       responses: { 201: jsonResponse('Initiated'), 200: jsonResponse('Already initiated with this Idempotency-Key'), ...problemResponses },
     }),
     async (c) => {
@@ -112,7 +112,7 @@ export function systemReconciliationRoutes(app: OpenAPIHono, deps: AppDeps): voi
       path: '/system-reconciliations/{id}/order',
       summary: 'The reconciliation order: one line per difference, with its outcome, root cause and evidence (`?format=csv`)',
       request: { params: IdParam, query: OrderQuery },
-      responses: { 200: jsonResponse('A page of lines; `next` is the `after` of the next page'), ...problemResponses },
+      responses: { 200: jsonOrCsvResponse('A page of lines; `next` is the `after` of the next page', 'every line as CSV'), ...problemResponses },
     }),
     async (c) => {
       const { id } = c.req.valid('param');
@@ -154,7 +154,7 @@ export function systemReconciliationRoutes(app: OpenAPIHono, deps: AppDeps): voi
       method: 'post',
       path: `/system-reconciliations/{id}/${path}`,
       summary,
-      request: { params: IdParam, headers: z.object({ 'idempotency-key': z.string().optional() }), ...jsonBody(body) },
+      request: { params: IdParam, headers: IdempotencyHeaders, ...jsonBody(body) },
       responses: { 200: jsonResponse('The decision was applied'), ...problemResponses },
     });
   const withoutBody = (path: string, summary: string) =>
@@ -162,7 +162,7 @@ export function systemReconciliationRoutes(app: OpenAPIHono, deps: AppDeps): voi
       method: 'post',
       path: `/system-reconciliations/{id}/${path}`,
       summary,
-      request: { params: IdParam, headers: z.object({ 'idempotency-key': z.string().optional() }) },
+      request: { params: IdParam, headers: IdempotencyHeaders },
       responses: { 200: jsonResponse('The decision was applied'), ...problemResponses },
     });
 

@@ -1,8 +1,8 @@
-import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
 import { ScheduleNotFoundError, ScheduleOverlapPolicy, type ScheduleDescription } from '@temporalio/client';
 import { notFound, refuse } from '../../store/refusal';
 import * as sm from '../../workflows/system-messages';
-import type { AppDeps } from '../app';
+import type { App, AppDeps } from '../deps';
 import { MANAGERS, READERS, requireRole, seesWarehouse, type Caller } from '../auth';
 import { jsonBody, jsonResponse, problemResponses } from '../http';
 import { SystemReconciliationRequest } from '../schemas';
@@ -20,7 +20,11 @@ const NewSchedule = z
     paused: z.boolean().default(false),
   })
   .strict();
-const Change = z.object({ template: SystemReconciliationRequest.optional(), everyMinutes: Every.optional() }).strict();
+const Change = z
+  .object({ template: SystemReconciliationRequest.optional(), everyMinutes: Every.optional() })
+  .strict()
+  .refine((b) => b.template !== undefined || b.everyMinutes !== undefined, 'name the template, everyMinutes or both')
+  .openapi('ScheduleChange', { minProperties: 1, example: { everyMinutes: 720 } });
 const Note = z.object({ note: freeText().optional() }).strict();
 
 /**
@@ -29,7 +33,7 @@ const Note = z.object({ note: freeText().optional() }).strict();
  * makes the next one skip (overlap policy SKIP). Each run's document is
  * created from the schedule's template by the run's workflow.
  */
-export function systemScheduleRoutes(app: OpenAPIHono, deps: AppDeps): void {
+export function systemScheduleRoutes(app: App, deps: AppDeps): void {
   const handle = (name: string) => deps.temporal.schedule.getHandle(PREFIX + name);
   /** The schedule, if the caller may see its warehouse; otherwise 404, as if it did not exist. */
   const visible = async (who: Caller, name: string) => {
@@ -118,11 +122,11 @@ export function systemScheduleRoutes(app: OpenAPIHono, deps: AppDeps): void {
       const current = await visible(who, name);
       const body = c.req.valid('json');
       const t = body.template ? template(body.template as sm.SystemRunTemplate, who) : current.template;
-      await handle(name).update((prev) => ({
+      await gone(name, handle(name).update((prev) => ({
         ...prev,
         spec: body.everyMinutes ? { intervals: [{ every: `${body.everyMinutes} minutes` }] } : prev.spec,
         action: action(name, t, current.createdBy),
-      }));
+      })));
       return c.json(await visible(who, name), 200);
     },
   );
@@ -141,7 +145,7 @@ export function systemScheduleRoutes(app: OpenAPIHono, deps: AppDeps): void {
         const { name } = c.req.valid('param');
         await visible(who, name);
         const note = ((c.req.valid('json') as { note?: string } | undefined) ?? {}).note ?? `${path} by ${who.name}`;
-        await run(name, note);
+        await gone(name, run(name, note));
         return c.json(await visible(who, name), 200);
       },
     );
@@ -155,10 +159,20 @@ export function systemScheduleRoutes(app: OpenAPIHono, deps: AppDeps): void {
       const who = requireRole(c, MANAGERS);
       const { name } = c.req.valid('param');
       await visible(who, name);
-      await handle(name).delete();
+      await gone(name, handle(name).delete());
       return c.json({ name, deleted: true }, 200);
     },
   );
+}
+
+/** A schedule deleted between the caller's check and the change (another request deleted it): 404, as if it never was. */
+async function gone<T>(name: string, change: Promise<T>): Promise<T> {
+  try {
+    return await change;
+  } catch (e) {
+    if (e instanceof ScheduleNotFoundError) throw notFound(`schedule ${name}`);
+    throw e;
+  }
 }
 
 function viewOf(name: string, d: ScheduleDescription) {

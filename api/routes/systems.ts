@@ -1,4 +1,4 @@
-import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { Em } from '../../db/sql';
 import { levelsRequest, runSources, storeLevels } from '../../store/levels';
@@ -11,11 +11,14 @@ import {
   type LevelsSetting, type NewSystem,
 } from '../../store/systems';
 import { PRINCIPAL_NAME, type Role } from '../../store/users';
-import type { AppDeps } from '../app';
+import type { App, AppDeps } from '../deps';
 import { INTEGRATIONS, READERS, requireRole, seesWarehouse, type Caller } from '../auth';
 import { jsonBody, jsonResponse, problemResponses } from '../http';
+import { ImportIdHeaders, Instant } from '../schemas';
 import { Problem } from '../problem';
 import { code, label } from '../text';
+import { log } from '../../platform/log';
+import { requestIdOf } from '../observability/requests';
 
 /**
  * Told after a source's levels for a run were stored (and committed): the
@@ -40,12 +43,22 @@ const StatusRule = z
   .strict()
   .openapi('StatusRule');
 const UnitRule = z
-  .object({ unit: code(), item: code().nullable().optional(), storageUnits: z.number().positive().max(1e11) })
+  .object({ unit: code(), item: code().nullable().optional(), storageUnits: z.number().positive().max(1e11).openapi({ multipleOf: 0.000001 }) })
   .strict()
   .openapi('UnitRule');
+/**
+ * An http(s) URL whose host is a name (its last label starting with a
+ * letter) or an IPv4 address, with an optional port and any visible ASCII
+ * after it: a rule JSON Schema can state and the URL parser always accepts.
+ */
+const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])';
+const URL_PATTERN =
+  `^[hH][tT][tT][pP][sS]?://(${OCTET}(\\.${OCTET}){3}|([A-Za-z0-9-]+\\.)*[A-Za-z][A-Za-z0-9-]*)` +
+  '(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?([/?#][\\x21-\\x7e]*)?$';
 const Url = z
   .string()
   .max(2_000)
+  .regex(new RegExp(URL_PATTERN), 'an http or https URL')
   .refine((s) => {
     try {
       const u = new URL(s);
@@ -78,22 +91,25 @@ const MessagesQuery = z.object({
   item: code().optional(),
   warehouse: code().optional(),
   target: code().optional(),
-  from: z.string().datetime({ offset: true }).optional(),
-  to: z.string().datetime({ offset: true }).optional(),
+  from: Instant.optional(),
+  to: Instant.optional(),
   after: z.string().max(1_000).optional(),
   limit: z.coerce.number().int().min(1).max(1_000).default(100),
 });
 const RunParam = z.object({ id: z.string().max(100) });
 const SourceQuery = z.object({ source: code().optional() });
-const UploadQuery = z.object({ source: code().optional(), asOf: z.string().datetime({ offset: true }).optional() });
+const UploadQuery = z.object({ source: code().optional(), asOf: Instant.optional() });
 const IMPORT_ID = /^[\x21-\x7e]{1,200}$/;
 
-/** A streamed upload body: CSV or JSON lines by Content-Type. */
+/**
+ * A streamed upload body: CSV or JSON lines by Content-Type. Any bytes are
+ * text to read, so the schema states no type; the lines are checked as read.
+ */
 const streamedBody = (what: string) => ({
   body: {
     content: {
-      'text/csv': { schema: z.string().openapi({ description: `${what}: a header line naming the fields, then one line each` }) },
-      'application/x-ndjson': { schema: z.string().openapi({ description: `${what}: one JSON object per line` }) },
+      'text/csv': { schema: z.unknown().openapi({ description: `${what}: a header line naming the fields, then one line each` }) },
+      'application/x-ndjson': { schema: z.unknown().openapi({ description: `${what}: one JSON object per line` }) },
     },
     required: true,
   },
@@ -106,7 +122,7 @@ const streamedBody = (what: string) => ({
  * events a system sends, as itself (its integration principal) or through an
  * admin, in streamed batches with an Import-Id.
  */
-export function systemRoutes(app: OpenAPIHono, deps: AppDeps): void {
+export function systemRoutes(app: App, deps: AppDeps): void {
   app.openapi(
     createRoute({
       method: 'post',
@@ -198,7 +214,7 @@ export function systemRoutes(app: OpenAPIHono, deps: AppDeps): void {
         summary: kind === 'messages'
           ? 'Interface messages the system sent (the system itself, or an admin): messageId, target, kind, item, warehouse, location?, status?, quantity (signed), unit?, sentAt, processedAt?. A message sent again changes only its processedAt (from none to a time). Import-Id header: the same batch again changes nothing'
           : 'Movement events the system recorded (the system itself, or an admin): eventId, kind, item, warehouse, location?, status?, quantity (signed), unit?, occurredAt. An event sent again changes nothing. Import-Id header: the same batch again changes nothing',
-        request: { params: NameParam, headers: z.object({ 'import-id': z.string().optional() }), ...streamedBody(kind === 'messages' ? 'Interface messages' : 'Movement events') },
+        request: { params: NameParam, headers: ImportIdHeaders, ...streamedBody(kind === 'messages' ? 'Interface messages' : 'Movement events') },
         responses: {
           201: jsonResponse('What the batch stored'),
           200: jsonResponse('The same batch was received before: its summary, nothing applied again'),
@@ -236,7 +252,7 @@ export function systemRoutes(app: OpenAPIHono, deps: AppDeps): void {
       const who = requireRole(c, READERS);
       const q = c.req.valid('query');
       const after = q.after === undefined ? undefined : messageCursor(q.after);
-      if (q.after !== undefined && !after) throw new Problem(422, 'invalid-request', 'The request is not valid', 'after: not a page cursor this API gave');
+      if (q.after !== undefined && !after) throw new Problem(422, 'invalid-cursor', 'Not a page cursor', 'after: not a page cursor this API gave');
       const page = await listMessages(deps.orm.em.fork(), c.req.valid('param').name, {
         unprocessed: q.unprocessed === 'true', item: q.item, warehouse: q.warehouse, target: q.target, from: q.from, to: q.to, after, limit: q.limit,
       }, who.warehouses);
@@ -250,7 +266,7 @@ export function systemRoutes(app: OpenAPIHono, deps: AppDeps): void {
  * reconciliation routes (registered by their owner, with `levelsRoutes(app,
  * deps)`): what a source is asked for, and the upload of a pushed source.
  */
-export function levelsRoutes(app: OpenAPIHono, deps: AppDeps): void {
+export function levelsRoutes(app: App, deps: AppDeps): void {
   app.openapi(
     createRoute({
       method: 'get',
@@ -294,7 +310,7 @@ export function levelsRoutes(app: OpenAPIHono, deps: AppDeps): void {
         await levelsReceived.notify(id, source);
       } catch (e) {
         // Stored and committed: the workflow also finds the receipt when it looks.
-        console.error(JSON.stringify({ event: 'levels_notify_failed', systemReconciliationId: id, source, error: e instanceof Error ? e.message : String(e) }));
+        log.error({ event: 'levels_notify_failed', requestId: requestIdOf(c), systemReconciliationId: id, source, error: e instanceof Error ? e.message : String(e) }, 'levels stored, the workflow was not told');
       }
       return c.json({ systemReconciliationId: id, source, lines: summary.lines, repeated: summary.repeated }, summary.repeated ? 200 : 201);
     },
@@ -322,7 +338,7 @@ async function runSource(c: Context, em: Em, id: string, asked: string | undefin
   const integration = who.role === 'integration';
   if (!seesWarehouse(who, run.warehouse) || (integration && !run.sources.includes(who.name))) throw notFound(`system reconciliation ${id}`);
   const source = asked ?? (integration ? who.name : undefined);
-  if (source === undefined) throw new Problem(422, 'invalid-request', 'The request is not valid', 'source: name the source (?source=)');
+  if (source === undefined) throw new Problem(422, 'source-required', 'Name the source', 'source: name the source (?source=); only a source itself may leave it out');
   if (integration && source !== who.name) {
     throw new Problem(403, 'forbidden', 'Not allowed for this role', `${who.name} reports its own levels only`);
   }

@@ -1,11 +1,12 @@
-import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
 import { searchAudit } from '../../store/audit';
 import { createUser, listUsers, PRINCIPAL_NAME, requireUser, revokeTokens, rotateToken, setWarehouses, type Role } from '../../store/users';
 import { rows, sql } from '../../db/sql';
-import type { AppDeps } from '../app';
+import type { App, AppDeps } from '../deps';
 import { caller, requireRole } from '../auth';
 import { jsonBody, jsonResponse, problemResponses } from '../http';
 import { code } from '../text';
+import { Instant } from '../schemas';
 
 const Warehouses = z.union([z.literal('all'), z.array(code()).max(1_000)]);
 const TokenDays = z.number().int().min(1).max(366);
@@ -25,8 +26,8 @@ const AuditQuery = z.object({
   reconciliationId: z.string().uuid().optional(),
   actor: code().optional(),
   action: code().optional(),
-  from: z.string().datetime({ offset: true }).optional(),
-  to: z.string().datetime({ offset: true }).optional(),
+  from: Instant.optional(),
+  to: Instant.optional(),
   after: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
   limit: z.coerce.number().int().min(1).max(1_000).default(100),
 });
@@ -39,7 +40,7 @@ const AuditQuery = z.object({
  * reconciliations, for auditors and managers (their warehouses) and admins
  * (identity events).
  */
-export function userRoutes(app: OpenAPIHono, deps: AppDeps): void {
+export function userRoutes(app: App, deps: AppDeps): void {
   const admin = ['admin'] as Role[];
 
   app.openapi(
