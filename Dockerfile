@@ -42,8 +42,10 @@ COPY activities ./activities
 COPY api ./api
 COPY db ./db
 COPY domain ./domain
+COPY store ./store
 COPY platform ./platform
 COPY scripts ./scripts
+COPY web ./web
 
 # The official image's unprivileged `node` user (uid/gid 1000). The ID is
 # numeric so that runtimes which refuse to start root containers (such as

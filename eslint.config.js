@@ -30,7 +30,7 @@ const deterministicCode = {
 };
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.data/**', '.data-*/**', '.tools/**', '.test-data/**', 'coverage/**'] },
+  { ignores: ['node_modules/**', '.data/**', '.data-*/**', '.tools/**', '.test-data/**', 'coverage/**', '.scratch/**'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],
@@ -44,6 +44,20 @@ export default tseslint.config(
     },
   },
   { files: ['workflows/**/*.ts', 'domain/**/*.ts'], ignores: ['**/*.test.ts'], rules: deterministicCode },
+  {
+    // The web pages run in a browser and reach the server only over HTTP: no server module, no Node built-in.
+    files: ['web/**/*.js'],
+    languageOptions: { sourceType: 'module' },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: nodeBuiltins.map((name) => ({ name, message: 'Web pages run in a browser.' })),
+          patterns: [{ group: ['../../**', '**/api/**', '**/store/**', '**/db/**', '**/platform/**', '**/workflows/**', '**/activities/**', '**/domain/**', '**/scripts/**'], message: 'Web pages use the API over HTTP, never server modules.' }],
+        },
+      ],
+    },
+  },
   {
     files: ['api/**/*.ts'],
     rules: {

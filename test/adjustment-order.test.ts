@@ -179,6 +179,12 @@ describe('adjustment order and reports', () => {
         { zone: 'A', rowsCounted: 3, withinTolerance: 0, hitRate: 0, grossVarianceValue: 100, netVarianceValue: -60, processed: 3, failed: 0, skipped: 0 },
         { zone: 'B', rowsCounted: 3, withinTolerance: 2, hitRate: 2 / 3, grossVarianceValue: 110, netVarianceValue: -90, processed: 1, failed: 1, skipped: 1 },
       ],
+      // Counted rows by variance value, (from, to]; the six rows add up to the net -150 and the gross 210.
+      distribution: [
+        { from: null, to: -1000, rows: 0, value: 0 }, { from: -1000, to: -100, rows: 1, value: -100 }, { from: -100, to: -10, rows: 2, value: -80 },
+        { from: -10, to: 0, rows: 0, value: 0 }, { from: 0, to: 0, rows: 1, value: 0 }, { from: 0, to: 10, rows: 1, value: 10 },
+        { from: 10, to: 100, rows: 1, value: 20 }, { from: 100, to: 1000, rows: 0, value: 0 }, { from: 1000, to: null, rows: 0, value: 0 },
+      ],
     });
   });
 

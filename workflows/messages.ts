@@ -104,6 +104,10 @@ export interface RowFilter {
   state?: string;
   minAbsVariance?: number;
   minAbsValue?: number;
+  /** gain: counted more than expected; loss: less. */
+  direction?: 'gain' | 'loss';
+  /** Absolute variance as a percentage of the expected quantity, at least this (a variance on nothing expected always qualifies). */
+  minAbsPercent?: number;
 }
 
 export interface RowsChanged {

@@ -18,16 +18,62 @@ export function rowColumns(n: NumberFormat) {
 
 const ROW_COLUMNS = rowColumns(asNumber);
 
-/** The review listing: keyset-paginated by row id, filtered with the same predicate decisions use. */
-export async function listRows(em: Em, reconciliationId: string, selection: RowSelection, page: { after: number; limit: number }) {
-  const list = await rows(
-    em,
-    sql<{ id: number }>`select ${ROW_COLUMNS} from ${ROW_JOINS}
-      where ${rowPredicate(reconciliationId, selection)} and r.id > ${page.after}
-      order by r.id limit ${page.limit}`,
-  );
+/** What the review grid sorts by; ties go by row id, so pages never overlap. */
+const SORTS = {
+  absValue: sql`abs(r.variance_value)`,
+  value: sql`r.variance_value`,
+  absVariance: sql`abs(r.variance_quantity)`,
+  variance: sql`r.variance_quantity`,
+  // A variance on nothing expected is the largest percentage of all.
+  variancePercent: sql`case when r.expected_quantity = 0 and r.variance_quantity <> 0 then 'Infinity'::numeric
+                            else abs(r.variance_quantity) * 100 / nullif(abs(r.expected_quantity), 0) end`,
+  zone: sql`z.code`,
+  location: sql`l.code`,
+  item: sql`i.code`,
+  id: sql`r.id`,
+};
+export type RowSort = keyof typeof SORTS;
+export const ROW_SORTS = Object.keys(SORTS) as [RowSort, ...RowSort[]];
+
+export interface RowPage {
+  after: number;
+  limit: number;
+  /** Sorted pages go by offset (rows not yet counted last); without it pages are keyset by row id from `after`. */
+  sort?: { by: RowSort; order: 'asc' | 'desc'; offset: number };
+  /** Also count every row that matches. */
+  total?: boolean;
+}
+
+const BY_CODE: RowSort[] = ['zone', 'location', 'item'];
+
+/** The review listing, filtered with the same predicate decisions use. */
+export async function listRows(em: Em, reconciliationId: string, selection: RowSelection, page: RowPage) {
+  const where = rowPredicate(reconciliationId, selection);
+  const s = page.sort;
+  const pageOf = () => {
+    if (!s) {
+      return rows(em, sql<{ id: number }>`select ${ROW_COLUMNS} from ${ROW_JOINS}
+        where ${where} and r.id > ${page.after} order by r.id limit ${page.limit}`);
+    }
+    // The page's ids first, from the rows alone unless the order is by a code; then the columns of those few.
+    const order = sql`${SORTS[s.by]} ${sql.raw(s.order === 'desc' ? 'desc' : 'asc')} nulls last, r.id`;
+    const source = BY_CODE.includes(s.by) ? ROW_JOINS : sql`reconciliation_row r`;
+    return rows(em, sql<{ id: number }>`
+      with page as (select r.id from ${source} where ${where} order by ${order} offset ${s.offset} limit ${page.limit})
+      select ${ROW_COLUMNS} from ${ROW_JOINS} where r.id in (select id from page) order by ${order}`);
+  };
+  const countOf = async () =>
+    page.total ? (await one(em, sql<{ n: number }>`select count(*)::int as n from reconciliation_row r where ${where}`))!.n : undefined;
+  // Two statements on two pooled connections at once: the count costs no extra wait.
+  const [list, total] = await Promise.all([pageOf(), countOf()]);
   const last = list[list.length - 1];
-  return { rows: list, next: list.length === page.limit && last ? last.id : null };
+  const full = list.length === page.limit;
+  return {
+    rows: list,
+    next: !s && full && last ? last.id : null,
+    ...(s ? { nextOffset: full ? s.offset + list.length : null } : {}),
+    ...(total === undefined ? {} : { total }),
+  };
 }
 
 /** One row with every round's count and its blockings: the row's history. */
