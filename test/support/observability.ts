@@ -1,8 +1,8 @@
-import { inject } from 'vitest';
 import { freePort } from '../../platform/free-port';
-import { ROOT, spawnGroup, type SpawnedGroup } from './processes';
+import type { SpawnedGroup } from './processes';
 import type { Stack } from './stack';
 import { eventually } from './wait';
+import { spawnStocktake } from './worker-process';
 
 /**
  * One sample of a Prometheus text exposition: the value of the series named
@@ -39,17 +39,7 @@ const LOGGING = { LOG_LEVEL: 'info', LOG_FORMAT: 'json' };
 /** `npm run api` as a deployment runs it, on the stack's database and Temporal; resolves once it serves. */
 export async function spawnApi(stack: Stack, taskQueue: string): Promise<{ group: SpawnedGroup; baseUrl: string }> {
   const port = await freePort();
-  const group = spawnGroup(process.execPath, ['--import', 'tsx', 'api/main.ts'], {
-    cwd: ROOT,
-    env: {
-      DATABASE_URL: stack.db.url,
-      TEMPORAL_ADDRESS: inject('temporalAddress'),
-      TASK_QUEUE: taskQueue,
-      STOCKTAKE_DECISION_KEY: inject('decisionKey'),
-      PORT: String(port),
-      ...LOGGING,
-    },
-  });
+  const group = spawnStocktake(stack, 'api/main.ts', { TASK_QUEUE: taskQueue, PORT: String(port), ...LOGGING });
   const baseUrl = `http://127.0.0.1:${port}`;
   await eventually(async () => ((await fetch(`${baseUrl}/health`)).status === 200 ? true : undefined), 'the API process to serve', 90_000).catch(async (e: unknown) => {
     await group.kill();
@@ -61,17 +51,7 @@ export async function spawnApi(stack: Stack, taskQueue: string): Promise<{ group
 /** `npm run worker` with WORKER_METRICS_PORT, on the stack's database; resolves once it polls `taskQueue`. */
 export async function spawnMetricsWorker(stack: Stack, taskQueue: string): Promise<{ group: SpawnedGroup; metricsUrl: string }> {
   const port = await freePort();
-  const group = spawnGroup(process.execPath, ['--import', 'tsx', 'scripts/worker.ts'], {
-    cwd: ROOT,
-    env: {
-      DATABASE_URL: stack.db.url,
-      TEMPORAL_ADDRESS: inject('temporalAddress'),
-      TASK_QUEUE: taskQueue,
-      STOCKTAKE_DECISION_KEY: inject('decisionKey'),
-      WORKER_METRICS_PORT: String(port),
-      ...LOGGING,
-    },
-  });
+  const group = spawnStocktake(stack, 'scripts/worker.ts', { TASK_QUEUE: taskQueue, WORKER_METRICS_PORT: String(port), ...LOGGING });
   await eventually(async () => (group.output().includes(`worker polling task queue ${taskQueue}`) ? true : undefined), 'the worker to poll', 120_000).catch(async (e: unknown) => {
     await group.kill();
     throw new Error(`${String(e)}\n${group.output().slice(-3000)}`);

@@ -3,12 +3,13 @@ import { ROOT, spawnGroup, type SpawnedGroup } from './processes';
 import type { Stack } from './stack';
 
 /**
- * A worker as a process of its own, on the stack's database and task queue, for
- * tests that kill it. The spawned process is node with tsx's loader (no tsx
- * wrapper), so SIGKILL lands on the worker itself; it leads its own group.
+ * A Stocktake process of its own (`api/main.ts` or `scripts/worker.ts`), on the
+ * stack's database, Temporal and task queue unless `env` says otherwise, for
+ * tests that kill it or read its output. The spawned process is node with
+ * tsx's loader (no tsx wrapper), so SIGKILL lands on it; it leads its own group.
  */
-export function spawnWorker(stack: Stack, env: Record<string, string> = {}): SpawnedGroup {
-  return spawnGroup(process.execPath, ['--import', 'tsx', 'scripts/worker.ts'], {
+export function spawnStocktake(stack: Stack, script: 'api/main.ts' | 'scripts/worker.ts', env: Record<string, string> = {}): SpawnedGroup {
+  return spawnGroup(process.execPath, ['--import', 'tsx', script], {
     cwd: ROOT,
     env: {
       DATABASE_URL: stack.db.url,
@@ -19,4 +20,8 @@ export function spawnWorker(stack: Stack, env: Record<string, string> = {}): Spa
       ...env,
     },
   });
+}
+
+export function spawnWorker(stack: Stack, env: Record<string, string> = {}): SpawnedGroup {
+  return spawnStocktake(stack, 'scripts/worker.ts', env);
 }
