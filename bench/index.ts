@@ -14,7 +14,12 @@ import { figure, ratio } from './measure';
  * - comparison: the ERP-vs-WMS comparison of N positions per side beside
  *   hand-written SQL (bench/system-comparison.ts);
  * - imports: a stock import of N lines over HTTP beside PostgreSQL alone
- *   (bench/imports.ts).
+ *   (bench/imports.ts);
+ * - open (only when asked for, `--only open`; N does not apply): the Update
+ *   round trip with 100 reconciliations open and 1,000 open on one worker,
+ *   on a Temporal server (bench/open-reconciliations.ts). Its figures are
+ *   merged into the results file under `openReconciliations`, keeping what
+ *   is there, so the slow million-position runs need not be repeated.
  * Each runs in a process (group) of its own, on a throwaway embedded
  * PostgreSQL, so one's memory peak is not another's; comparison and imports
  * run K times for their medians.
@@ -34,9 +39,10 @@ const { values } = parseArgs({
   },
 });
 const only = values.only ?? [];
-const unknown = only.filter((o) => !(BENCHES as readonly string[]).includes(o) && !COUNT_PHASES.includes(o));
+const OPEN = 'open';
+const unknown = only.filter((o) => !(BENCHES as readonly string[]).includes(o) && !COUNT_PHASES.includes(o) && o !== OPEN);
 if (unknown.length > 0 || !/^[1-9][0-9]*$/.test(values.positions) || !/^[1-9][0-9]*$/.test(values.runs)) {
-  console.error(`usage: npm run bench -- --positions N [--runs K] [--only ${[...BENCHES, ...COUNT_PHASES].join('|')}]... [--out file]`);
+  console.error(`usage: npm run bench -- --positions N [--runs K] [--only ${[...BENCHES, OPEN, ...COUNT_PHASES].join('|')}]... [--out file]`);
   process.exit(2);
 }
 const phases = only.filter((o) => COUNT_PHASES.includes(o));
@@ -91,8 +97,7 @@ function writeResults() {
     ].filter(Boolean),
     ...results,
     notMeasured: [
-      'Update round trip through the API with 100 reconciliations open (p50, p99): needs the Temporal stack; not in this bench yet.',
-      '1,000 open reconciliations on one worker (worker RSS, history events at 10 and 100,000 rows): not in this bench yet; test/history-length.test.ts pins history length independent of row count.',
+      'Update round trip with 100 reconciliations open, and 1,000 open on one worker: measured by `npm run bench -- --only open` (bench/open-reconciliations.ts), merged in under openReconciliations.',
     ],
     failures,
   };
@@ -163,7 +168,23 @@ for (const bench of chosen) {
   }
   writeResults();
 }
-const count = writeResults();
+const count = chosen.length > 0 ? writeResults() : undefined;
+
+if (only.includes(OPEN)) {
+  console.log('\n== open reconciliations (100 open for the Update round trip, 1,000 on one worker) ==');
+  try {
+    const out = path.join(scratch, 'open.json');
+    await runChild(['bench/open-reconciliations.ts', '--out', out]);
+    const merged = fs.existsSync(values.out) ? readJson(values.out) : {};
+    merged.openReconciliations = { command: `npm run bench -- ${process.argv.slice(2).join(' ')}`, notes: values.notes, ...readJson(out) };
+    delete merged.notMeasured;
+    fs.mkdirSync(path.dirname(path.resolve(values.out)), { recursive: true });
+    fs.writeFileSync(values.out, JSON.stringify(merged, null, 2) + '\n');
+  } catch (e) {
+    failures.push(`${OPEN}: ${(e as Error).message}`);
+    console.error(`${OPEN}: ${(e as Error).message}`);
+  }
+}
 
 fs.rmSync(scratch, { recursive: true, force: true });
 console.log(`\nresults written to ${values.out}`);
