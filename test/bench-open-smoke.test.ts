@@ -1,7 +1,5 @@
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runBench } from './support/bench-run';
 
 /**
  * The open-reconciliations bench (`npm run bench -- --only open`) at a small
@@ -9,29 +7,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
  * it needs a Temporal server, a worker and an API of its own. It runs as a
  * process group of its own, killed whole when the test ends.
  */
-const out = path.resolve('.test-data', `bench-open-smoke-${process.pid}.json`);
 let exit: { code: number | null; output: string };
 let results: Record<string, any>;
+let cleanUp = () => {};
 
 beforeAll(async () => {
-  const args = ['--import', 'tsx', 'bench/open-reconciliations.ts', '--open', '5', '--update-open', '3', '--decisions', '50', '--large-rows', '1000', '--out', out];
-  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  try {
-    exit = await new Promise((resolve) => child.once('exit', (code) => resolve({ code, output })));
-  } finally {
-    try {
-      process.kill(-child.pid!, 'SIGKILL');
-    } catch {
-      // the group has already ended
-    }
-  }
-  results = fs.existsSync(out) ? JSON.parse(fs.readFileSync(out, 'utf8')) : {};
+  const run = await runBench('bench/open-reconciliations.ts', ['--open', '5', '--update-open', '3', '--decisions', '50', '--large-rows', '1000']);
+  ({ results, cleanUp } = run);
+  exit = { code: run.code, output: run.output };
 }, 600_000);
 
-afterAll(() => fs.rmSync(out, { force: true }));
+afterAll(() => cleanUp());
 
 describe('bench/open-reconciliations.ts --open 5 --decisions 50', () => {
   it('exits 0', () => {

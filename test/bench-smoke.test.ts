@@ -1,38 +1,22 @@
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runBench } from './support/bench-run';
 
 /**
  * `npm run bench` at a small size, so the benchmark cannot rot: it runs as a
  * process group of its own (killed whole if the test ends early), and every
  * phase's baseline must have produced Stocktake's result.
  */
-const out = path.resolve('.test-data', `bench-smoke-${process.pid}.json`);
 let exit: { code: number | null; output: string };
 let results: Record<string, any>;
+let cleanUp = () => {};
 
 beforeAll(async () => {
-  const child = spawn('npm', ['run', 'bench', '--', '--positions', '2000', '--runs', '1', '--out', out], {
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  try {
-    exit = await new Promise((resolve) => child.once('exit', (code) => resolve({ code, output })));
-  } finally {
-    try {
-      process.kill(-child.pid!, 'SIGKILL');
-    } catch {
-      // the group has already ended
-    }
-  }
-  results = fs.existsSync(out) ? JSON.parse(fs.readFileSync(out, 'utf8')) : {};
+  const run = await runBench('bench/index.ts', ['--positions', '2000', '--runs', '1']);
+  ({ results, cleanUp } = run);
+  exit = { code: run.code, output: run.output };
 }, 600_000);
 
-afterAll(() => fs.rmSync(out, { force: true }));
+afterAll(() => cleanUp());
 
 describe('npm run bench -- --positions 2000 --runs 1', () => {
   it('exits 0', () => {
