@@ -1,9 +1,10 @@
 import { useCallback, useEffect, useState } from 'preact/hooks';
-import { api, newKey } from '../shared/api.js';
+import { api } from '../shared/api.js';
 import { fmtMoney, html, ProblemView, Verdict, words } from '../shared/ui.js';
 import { scopeText } from './list.js';
 import { Orders } from './orders.js';
 import { Pictures } from './pictures.js';
+import { useDecision } from './decision.js';
 import { StepProgress } from './progress.js';
 import { Release } from './release.js';
 import { Review } from './review.js';
@@ -78,29 +79,6 @@ function authority(me, doc) {
 }
 
 /** A decision: sent once with its own key; the API's verdict (or refusal) in words. */
-export function useDecision(id, refresh) {
-  const [verdict, setVerdict] = useState(null);
-  const [problem, setProblem] = useState(null);
-  const [busy, setBusy] = useState(false);
-  const decide = async (path, body, describe) => {
-    setVerdict(null);
-    setProblem(null);
-    setBusy(true);
-    try {
-      const result = await api('POST', `/reconciliations/${id}/${path}`, body, { 'idempotency-key': newKey() });
-      setVerdict(describe(result));
-      return result;
-    } catch (err) {
-      setProblem(err);
-      return undefined;
-    } finally {
-      setBusy(false);
-      refresh();
-    }
-  };
-  return { verdict, problem, busy, decide, clear: () => { setVerdict(null); setProblem(null); } };
-}
-
 function Overview({ doc, decides, refresh }) {
   const d = useDecision(doc.id, refresh);
   const [reason, setReason] = useState('');

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, download, query } from '../shared/api.js';
 import { fmtMoney, fmtQty, html, ProblemView, signed, Verdict, words } from '../shared/ui.js';
-import { useDecision } from './reconciliation.js';
+import { useDecision } from './decision.js';
 import { StepProgress } from './progress.js';
 
 const SHOWN = 100;
