@@ -13,6 +13,8 @@ export const BENCH_SETTINGS: Record<string, string> = {
   shared_buffers: '1GB',
   max_wal_size: '8GB',
   wal_buffers: '64MB',
+  // bench/statements.ts: which statements a phase spends its time in.
+  shared_preload_libraries: 'pg_stat_statements',
 };
 
 /** A throwaway embedded PostgreSQL with BENCH_SETTINGS (set with ALTER SYSTEM, applied by a restart); removed on stop. */

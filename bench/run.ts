@@ -8,11 +8,13 @@ import { migrate, openOrm } from '../db/orm';
 import { seedDemoWarehouse } from '../db/seed';
 import { rows, sql, type Em } from '../db/sql';
 import { assignCountOrder, completeCountOrder } from '../store/count-orders';
+import { POSTING_BATCH_ROWS } from '../store/release/post';
 import { createReconciliation } from '../store/reconciliations';
 import { upsertUser } from '../store/users';
 import * as baseline from './baselines';
 import { startBenchPostgres } from './postgres';
 import { describeMachine, figure, ratio, RssSampler, type Figure, type PeakRss } from './measure';
+import { costliestStatements, enableStatementProfile, resetStatementProfile, type StatementCost } from './statements';
 
 /**
  * `npm run bench:count -- --positions N [--runs K] [--only phase]... [--out file]`:
@@ -37,10 +39,10 @@ const LABEL: Record<Phase, { stocktake: string; baseline: string }> = {
     stocktake: 'device submissions over HTTP (500 entries per request, several devices at once) and completion',
     baseline: 'database limit: every entry in one INSERT ... SELECT, no HTTP, no checks',
   },
-  populate: { stocktake: 'populate counted quantities (populateCountedQuantities)', baseline: 'one UPDATE ... FROM with variance and verdict in SQL, blockings, row counts' },
-  approve: { stocktake: 'approval by filter (approveRows, approval = to_approve)', baseline: 'one UPDATE' },
-  planRelease: { stocktake: 'release: planning (prepareRelease)', baseline: 'INSERT ... SELECT of postings, one UPDATE of the rows' },
-  post: { stocktake: 'release: posting (postPendingRows, 500 rows per transaction)', baseline: 'one statement: postings done, movements, audit, stock' },
+  populate: { stocktake: 'populate counted quantities (populateCountedQuantities)', baseline: 'one UPDATE ... FROM with variance and verdict in SQL, then the blockings' },
+  approve: { stocktake: 'approval by filter (approveRows, approval = to_approve)', baseline: 'one UPDATE and its audit events' },
+  planRelease: { stocktake: 'release: planning (prepareRelease)', baseline: 'one statement: the postings, and the rows they post' },
+  post: { stocktake: `release: posting (postPendingRows, ${POSTING_BATCH_ROWS} rows per transaction)`, baseline: 'one statement: postings done, movements, audit, stock' },
   adjustmentOrder: { stocktake: 'adjustment order (finishRelease)', baseline: 'INSERT ... SELECT of the lines' },
 };
 
@@ -74,12 +76,13 @@ interface Side {
   runsMs: number[];
   rss: PeakRss[];
 }
-const measured = new Map<Phase, { stocktake: Side; baseline: Side; differences: number[]; detail: string }>();
+const measured = new Map<Phase, { stocktake: Side; baseline: Side; differences: number[]; detail: string; statements: StatementCost[] }>();
 const by = { user: 'bench', role: 'senior_manager' as const };
 const WAREHOUSE = 'BENCH';
 
 try {
   await migrate(orm);
+  await enableStatementProfile(orm.em.fork());
   const machine = await describeMachine(orm.em.fork());
   const seeded = await seedDemoWarehouse(orm, { positions, warehouseCode: WAREHOUSE });
   console.log(`seeded ${seeded.positions} positions, ${seeded.locations} locations, ${seeded.blockings} blockings in ${seeded.ms} ms`);
@@ -146,7 +149,7 @@ try {
     };
 
     for (const phase of PHASES.slice(0, lastPhase + 1)) {
-      const m = measured.get(phase) ?? { stocktake: { runsMs: [], rss: [] }, baseline: { runsMs: [], rss: [] }, differences: [], detail: '' };
+      const m = measured.get(phase) ?? { stocktake: { runsMs: [], rss: [] }, baseline: { runsMs: [], rss: [] }, differences: [], detail: '', statements: [] };
       const timed = async (side: Side, work: () => Promise<unknown>) => {
         sampler.start();
         const t0 = performance.now();
@@ -157,12 +160,17 @@ try {
       };
       // Untimed: what the devices will send, read from the snapshot and serialised before the clock starts.
       if (phase === 'submissions') prepared = await prepareSubmissions(orm.em.fork(), rid, orderIds, deviceNames);
-      if (run % 2 === 0) {
+      const profiled = async () => {
+        await resetStatementProfile(orm.em.fork());
         m.detail = (await timed(m.stocktake, stocktake[phase])) as string;
+        m.statements = await costliestStatements(orm.em.fork());
+      };
+      if (run % 2 === 0) {
+        await profiled();
         await timed(m.baseline, baselines[phase]);
       } else {
         await timed(m.baseline, baselines[phase]);
-        m.detail = (await timed(m.stocktake, stocktake[phase])) as string;
+        await profiled();
       }
       m.differences.push(await baseline.differences(orm.em.fork(), phase, rid, bid));
       measured.set(phase, m);
@@ -287,6 +295,8 @@ interface PhaseReport {
   matched: boolean;
   detail: string;
   throughput?: { unit: string; stocktake: number; baseline: number };
+  /** Stocktake's costliest statements in the last run of the phase (bench/statements.ts). */
+  statements: StatementCost[];
 }
 
 function peakOf(rss: PeakRss[]): PeakRss {
@@ -313,6 +323,7 @@ function buildReport(machine: Record<string, unknown>, seeded: { positions: numb
       ratio: ratio(s, b),
       matched: m.differences.every((d) => d === 0),
       detail: m.detail,
+      statements: m.statements,
     };
     if (phase === 'submissions') {
       const n = countIn(m.detail, 'entries');
