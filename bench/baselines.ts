@@ -1,4 +1,5 @@
 import { affected, one, sql, type Em } from '../db/sql';
+import { rowState } from '../store/rows/state';
 
 /**
  * The baselines of bench/run.ts: each step of a count reconciliation as one
@@ -103,17 +104,14 @@ export async function populate(em: Em, id: string): Promise<void> {
                count(m.id) > 0 as moved
         from movement m where m.stock_position_id = x.stock_position_id and m.occurred_at > d.snapshot_at) e
       where d.id = ${id}
-    ), upd as (
-      update reconciliation_row r set state = 'counted', counted_round = 0, counted_quantity = v.counted, expected_quantity = v.expected,
-             counted_at = v.counted_at, counted_by = v.counted_by, moved_after_snapshot = v.moved,
-             variance_quantity = v.variance, variance_inventory_quantity = round(v.variance * v.cf, 4),
-             variance_value = round(v.variance * v.cf * v.cost, 4),
-             approval = case when v.variance = 0 then 'not_required' else 'to_approve' end
-      from v where r.id = v.id
-      returning r.id, v.counted, v.expected, v.counted_at, v.counted_by
     )
-    insert into row_count (row_id, round, counted_quantity, expected_quantity, counted_at, counted_by)
-    select id, 0, counted, expected, counted_at, counted_by from upd`);
+    -- A first count supersedes none, so row_count (the superseded counts) gets nothing.
+    update reconciliation_row r set state = 'counted', counted_round = 0, counted_quantity = v.counted, expected_quantity = v.expected,
+           counted_at = v.counted_at, counted_by = v.counted_by, moved_after_snapshot = v.moved,
+           variance_quantity = v.variance, variance_inventory_quantity = round(v.variance * v.cf, 4),
+           variance_value = round(v.variance * v.cf * v.cost, 4),
+           approval = case when v.variance = 0 then 'not_required' else 'to_approve' end
+    from v where r.id = v.id`);
   await affected(em, sql`
     update reconciliation_row_blocking b
     set counted_quantity = least(b.snapshot_quantity, greatest(0, r.counted_quantity - coalesce((
@@ -123,24 +121,37 @@ export async function populate(em: Em, id: string): Promise<void> {
     from reconciliation_row r where r.id = b.row_id and r.reconciliation_id = ${id}`);
 }
 
+/** Every row To Approve approved, each decision in the audit trail as Stocktake records it (one event per row). */
 export async function approveAll(em: Em, id: string): Promise<void> {
   await affected(em, sql`
-    update reconciliation_row set approval = 'approved', approved_by = 'bench', approved_at = now()
-    where reconciliation_id = ${id} and state = 'counted' and approval = 'to_approve'`);
+    with approved as (
+      update reconciliation_row set approval = 'approved', approved_by = 'bench', approved_at = now()
+      where reconciliation_id = ${id} and state = 'counted' and approval = 'to_approve'
+      returning id, variance_quantity, variance_value
+    )
+    insert into audit_event (reconciliation_id, warehouse_code, actor, action, subject, before, after)
+    select ${id}, (select warehouse_code from reconciliation where id = ${id}), 'bench', 'row_approved', 'row ' || a.id,
+           jsonb_build_object('approval', 'to_approve'),
+           jsonb_build_object('approval', 'approved', 'role', 'senior_manager', 'varianceQuantity', a.variance_quantity, 'varianceValue', a.variance_value)
+    from approved a`);
 }
 
-/** Release planning: one posting per row with a difference (the bench's counts change no blocking); the rest processed. */
+/**
+ * Release planning: one posting per row with a difference (the bench's counts change no blocking), those rows
+ * posting; the rest read as processed once the release is stamped (store/rows/state.ts).
+ */
 export async function planRelease(em: Em, id: string): Promise<void> {
   await affected(em, sql`
-    insert into posting (key, reconciliation_id, row_id, step_index, kind, task_type, direction, quantity, stock_position_id, status)
-    select ${id}::text || ':' || r.id || ':0:transaction', ${id}, r.id, 0, 'transaction', 'Count',
-           case when r.variance_quantity > 0 then 'IN' else 'OUT' end, abs(r.variance_quantity), r.stock_position_id, 'pending'
-    from reconciliation_row r
-    where r.reconciliation_id = ${id} and r.state = 'counted' and r.approval in ('approved', 'not_required') and r.variance_quantity <> 0`);
-  await affected(em, sql`
-    update reconciliation_row r set state = case when r.variance_quantity <> 0 then 'posting' else 'processed' end,
-           processed_at = case when r.variance_quantity <> 0 then null else now() end
-    where r.reconciliation_id = ${id} and r.state = 'counted'`);
+    with planned as (
+      insert into posting (key, reconciliation_id, row_id, step_index, kind, task_type, direction, quantity, stock_position_id, status)
+      select ${id}::text || ':' || r.id || ':0:transaction', ${id}, r.id, 0, 'transaction', 'Count',
+             case when r.variance_quantity > 0 then 'IN' else 'OUT' end, abs(r.variance_quantity), r.stock_position_id, 'pending'
+      from reconciliation_row r
+      where r.reconciliation_id = ${id} and r.state = 'counted' and r.approval in ('approved', 'not_required') and r.variance_quantity <> 0
+      returning row_id
+    )
+    update reconciliation_row r set state = 'posting' from planned p where r.id = p.row_id`);
+  await affected(em, sql`update reconciliation set released_at = now() where id = ${id}`);
 }
 
 /** Release posting: every posting done, its movement written, the stock moved and audited, in one statement. */
@@ -200,6 +211,8 @@ async function symmetricDifference(em: Em, projection: (id: string) => ReturnTyp
 
 const rowsOf = (columns: ReturnType<typeof sql>) => (id: string) =>
   sql`select ${columns} from reconciliation_row r where r.reconciliation_id = ${id}`;
+/** The rows' states as readers see them, not as stored. */
+const statesOf = (id: string) => sql`select r.stock_position_id, ${rowState(id)} from reconciliation_row r where r.reconciliation_id = ${id}`;
 
 /** What each phase must leave identical in both documents. */
 export const SAME: Record<string, Array<(id: string) => ReturnType<typeof sql>>> = {
@@ -226,14 +239,19 @@ export const SAME: Record<string, Array<(id: string) => ReturnType<typeof sql>>>
     (id) => sql`select r.stock_position_id, c.round, c.counted_quantity, c.expected_quantity from row_count c
                 join reconciliation_row r on r.id = c.row_id where r.reconciliation_id = ${id}`,
   ],
-  approve: [rowsOf(sql`r.stock_position_id, r.approval, r.approved_by is not null`)],
+  approve: [
+    rowsOf(sql`r.stock_position_id, r.approval, r.approved_by is not null`),
+    (id) => sql`select r.stock_position_id, a.actor, a.before, a.after from audit_event a
+                join reconciliation_row r on r.reconciliation_id = a.reconciliation_id and a.subject = 'row ' || r.id
+                where a.reconciliation_id = ${id} and a.action = 'row_approved'`,
+  ],
   planRelease: [
-    rowsOf(sql`r.stock_position_id, r.state`),
+    statesOf,
     (id) => sql`select r.stock_position_id, p.step_index, p.kind, p.direction, p.quantity, p.reason, p.blocked_to, p.status
                 from posting p join reconciliation_row r on r.id = p.row_id where p.reconciliation_id = ${id}`,
   ],
   post: [
-    rowsOf(sql`r.stock_position_id, r.state`),
+    statesOf,
     (id) => sql`select r.stock_position_id, p.step_index, p.kind, p.direction, p.quantity, p.status
                 from posting p join reconciliation_row r on r.id = p.row_id where p.reconciliation_id = ${id}`,
     (id) => sql`select m.stock_position_id, m.quantity from movement m join posting p on p.key = m.posting_key where p.reconciliation_id = ${id}`,

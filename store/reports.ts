@@ -1,4 +1,5 @@
 import { one, rows, sql, type Em } from '../db/sql';
+import { rowState } from './rows/state';
 
 const FIGURES = sql`
   count(*) filter (where counted)::int as "rowsCounted",
@@ -6,9 +7,9 @@ const FIGURES = sql`
   (count(*) filter (where counted and r.approval = 'not_required'))::float8 / nullif(count(*) filter (where counted), 0) as "hitRate",
   coalesce(sum(abs(r.variance_value)) filter (where counted), 0)::float8 as "grossVarianceValue",
   coalesce(sum(r.variance_value) filter (where counted), 0)::float8 as "netVarianceValue",
-  count(*) filter (where r.state = 'processed')::int as processed,
-  count(*) filter (where r.state = 'failed')::int as failed,
-  count(*) filter (where r.state = 'skipped')::int as skipped`;
+  count(*) filter (where r.shown_state = 'processed')::int as processed,
+  count(*) filter (where r.shown_state = 'failed')::int as failed,
+  count(*) filter (where r.shown_state = 'skipped')::int as skipped`;
 
 type Figures = {
   rowsCounted: number;
@@ -39,7 +40,7 @@ const VALUE_BUCKET = sql`case when r.variance_value <= -1000 then 0 when r.varia
  * why the gross value (sum of |value|) is reported beside the net.
  */
 export async function reconciliationReport(em: Em, reconciliationId: string) {
-  const source = sql`(select r.*, r.state in ('processed', 'counted', 'failed', 'skipped', 'withdrawn') and r.counted_quantity is not null as counted
+  const source = sql`(select r.*, ${rowState(reconciliationId)} as shown_state, r.state in ('processed', 'counted', 'failed', 'skipped', 'withdrawn') and r.counted_quantity is not null as counted
                       from reconciliation_row r where r.reconciliation_id = ${reconciliationId}) r
                      join zone z on z.id = r.zone_id`;
   // One snapshot for all three queries, so the zones and the buckets always add up to the total.

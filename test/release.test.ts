@@ -72,6 +72,11 @@ describe('release', () => {
     const waiting = await f.waitFor(rec.id, 'awaiting_failed_rows');
     expect(waiting.rows).toMatchObject({ processed: 5, failed: 1 });
     expect(await row('BOX', 'A-01')).toMatchObject({ state: 'failed', failureReason: expect.stringContaining('negative') });
+    // The row with nothing to post was not rewritten by the planning, yet reads, filters and exports as processed.
+    expect(await row('SER', 'B-01')).toMatchObject({ state: 'processed' });
+    const processedRows = await stack.http('GET', `/reconciliations/${rec.id}/rows?state=processed`);
+    expect(processedRows.body.rows.map((r: { id: number }) => r.id)).toContain(ser.id);
+    expect((await stack.http('GET', `/reconciliations/${rec.id}/rows?state=counted`)).body.rows).toEqual([]);
 
     expect(await stock(positions.a01P1)).toBe(12);
     expect(await stock(positions.a02P1)).toBe(3);

@@ -3,16 +3,21 @@ import { planPostings, postingKey, type BlockingCount } from '../../domain/posti
 import type { ReleaseResult } from '../../workflows/messages';
 import { refuse } from '../refusal';
 
-const PLAN_BATCH = 2000;
+const PLAN_BATCH = 5000;
 
 /**
  * Release, first half: refuse while anything is undecided, then write every
  * posting the release will make, in the fixed order of domain/posting-order,
  * each under a key derived from reconciliation, row and step. The caller runs
  * it in one transaction under the document lock.
+ *
+ * Only the rows with something to post are read and written. Every other
+ * decided row had nothing to post and is processed from now on without being
+ * rewritten: the stamp below makes it read so (store/rows/state.ts).
  */
 export async function planRelease(em: Em, reconciliationId: string, checkpoint: () => void = () => {}): Promise<ReleaseResult> {
   await refuseUndecided(em, reconciliationId);
+  await selectRowsToPlan(em, reconciliationId);
   let lastId = 0;
   for (;;) {
     checkpoint();
@@ -20,18 +25,27 @@ export async function planRelease(em: Em, reconciliationId: string, checkpoint: 
     if (planned === undefined) break;
     lastId = planned;
   }
-  // Rows with a posting post; every other decided row had nothing to post and is processed at once.
-  // Two statements keyed by the posting table, instead of an existence probe per row.
-  await affected(em, sql`
-    update reconciliation_row r set state = 'posting', processed_at = null
-    from (select distinct row_id from posting where reconciliation_id = ${reconciliationId} and status = 'pending') p
-    where r.id = p.row_id and r.reconciliation_id = ${reconciliationId} and r.state = 'counted'`);
-  await affected(em, sql`
-    update reconciliation_row r set state = 'processed', processed_at = now()
-    where r.reconciliation_id = ${reconciliationId} and r.state = 'counted'`);
+  await affected(em, sql`update reconciliation set released_at = now() where id = ${reconciliationId}`);
   // The posting batches plan on these: fresh statistics of the postings just written (a sample, not a scan).
   await affected(em, sql`analyze posting`);
   return releaseSummary(em, reconciliationId);
+}
+
+/**
+ * plan_row: the decided rows with something to post (a difference, or a
+ * blocking counted other than the snapshot had it: exactly the rows
+ * planPostings gives steps, as quantities are stored at posting precision),
+ * found in one pass over the document's rows.
+ */
+async function selectRowsToPlan(em: Em, reconciliationId: string): Promise<void> {
+  await affected(em, sql`
+    create temp table plan_row on commit drop as
+    select r.id from reconciliation_row r
+    where r.reconciliation_id = ${reconciliationId} and r.state = 'counted' and r.approval in ('approved', 'not_required')
+      and (r.variance_quantity <> 0 or exists (
+        select 1 from reconciliation_row_blocking c
+        where c.row_id = r.id and c.counted_quantity is not null and c.counted_quantity <> c.snapshot_quantity))`);
+  await affected(em, sql`alter table plan_row add primary key (id)`);
 }
 
 async function refuseUndecided(em: Em, reconciliationId: string): Promise<void> {
@@ -52,26 +66,16 @@ async function refuseUndecided(em: Em, reconciliationId: string): Promise<void> 
   );
 }
 
-/**
- * Plans postings for one batch of decided rows with something to post (a
- * difference, or a blocking counted other than the snapshot had it: exactly
- * the rows planPostings gives steps, as quantities are stored at posting
- * precision); rows without are never read. Returns the last row id, or
- * undefined when none are left.
- */
+/** Plans the postings of one batch of plan_row and marks its rows posting. Returns the last row id, or undefined when none are left. */
 async function planBatch(em: Em, reconciliationId: string, afterId: number): Promise<number | undefined> {
   const batch = await rows(em, sql<{ id: number; difference: string; stock_position_id: number | null; blockings: BlockingCount[] }>`
     select r.id::int, r.variance_quantity as difference, r.stock_position_id::int,
-           coalesce(jsonb_agg(jsonb_build_object('reason', b.reason, 'expected', b.snapshot_quantity,
-                                                 'counted', coalesce(b.counted_quantity, b.snapshot_quantity)))
-                    filter (where b.reason is not null), '[]') as blockings
-    from reconciliation_row r left join reconciliation_row_blocking b on b.row_id = r.id
-    where r.reconciliation_id = ${reconciliationId} and r.state = 'counted'
-      and r.approval in ('approved', 'not_required') and r.id > ${afterId}
-      and (r.variance_quantity <> 0 or exists (
-        select 1 from reconciliation_row_blocking c
-        where c.row_id = r.id and c.counted_quantity is not null and c.counted_quantity <> c.snapshot_quantity))
-    group by r.id order by r.id limit ${PLAN_BATCH}`);
+           coalesce((select jsonb_agg(jsonb_build_object('reason', b.reason, 'expected', b.snapshot_quantity,
+                                                         'counted', coalesce(b.counted_quantity, b.snapshot_quantity)))
+                     from reconciliation_row_blocking b where b.row_id = r.id), '[]') as blockings
+    from (select id from plan_row where id > ${afterId} order by id limit ${PLAN_BATCH}) p
+    join reconciliation_row r on r.id = p.id
+    order by r.id`);
   if (batch.length === 0) return undefined;
   const cols = { key: [] as string[], row: [] as number[], step: [] as number[], kind: [] as string[], direction: [] as (string | null)[],
     quantity: [] as (number | null)[], reason: [] as (string | null)[], from: [] as (number | null)[], to: [] as (number | null)[], position: [] as (number | null)[] };
@@ -102,15 +106,18 @@ async function planBatch(em: Em, reconciliationId: string, afterId: number): Pro
                 ${cols.quantity}::numeric[], ${cols.reason}::text[], ${cols.from}::numeric[], ${cols.to}::numeric[], ${cols.position}::bigint[])
       as u(key, row_id, step, kind, direction, quantity, reason, blocked_from, blocked_to, position)
     on conflict (key) do nothing`);
+  await affected(em, sql`
+    update reconciliation_row set state = 'posting', processed_at = null
+    where id = any(${[...new Set(cols.row)]}::bigint[]) and state = 'counted'`);
   return batch[batch.length - 1]!.id;
 }
 
-export async function releaseSummary(em: Em, reconciliationId: string): Promise<ReleaseResult> {
+async function releaseSummary(em: Em, reconciliationId: string): Promise<ReleaseResult> {
   const r = await one(em, sql<ReleaseResult>`
     select count(*) filter (where state = 'posting')::int as "rowsToPost",
            (select count(*)::int from posting where reconciliation_id = ${reconciliationId}) as postings,
-           count(*) filter (where state = 'processed' and not exists (select 1 from posting p where p.row_id = reconciliation_row.id))::int
-             as "processedWithoutPosting"
+           -- Right after planning, a row still counted is one with nothing to post.
+           count(*) filter (where state = 'counted')::int as "processedWithoutPosting"
     from reconciliation_row where reconciliation_id = ${reconciliationId}`);
   return r!;
 }

@@ -2,8 +2,9 @@ import { affected, one, rows, sql, type Em } from '../../db/sql';
 import type { DecisionBy, RowSelection, RowsChanged } from '../../workflows/messages';
 import { audit, auditFrom } from '../audit';
 import { refuse } from '../refusal';
-import { refuseOwnCounts } from '../rows/decisions';
+import { ownCountsRule, refuseIneligible } from '../rows/decisions';
 import { isEmptySelection, rowPredicate } from '../rows/filter';
+import { rowState } from '../rows/state';
 
 /**
  * Rows per posting transaction; the crash tests lower it to widen the window
@@ -85,6 +86,9 @@ export interface PostedBatch {
 
 /** Stock found that had no stock position gets one (quantity 0) before its IN posting. */
 async function createFoundPositions(em: Em, ids: number[], warehouse: string): Promise<void> {
+  const found = await one(em, sql<{ any: boolean }>`
+    select exists (select 1 from reconciliation_row where id = any(${ids}::bigint[]) and stock_position_id is null) as any`);
+  if (!found!.any) return;
   await affected(em, sql`
     insert into stock_position (warehouse_code, location_id, item_id, lot, serial, handling_unit, owner, quantity)
     select ${warehouse}, r.location_id, r.item_id, r.lot, r.serial, r.handling_unit, r.owner, 0
@@ -100,38 +104,45 @@ async function createFoundPositions(em: Em, ids: number[], warehouse: string): P
     where p.row_id = r.id and r.id = any(${ids}::bigint[]) and p.stock_position_id is null`);
 }
 
-/** Judged on today's stock, set-based: what the row's pending postings would leave behind. */
+/**
+ * Judged on today's stock, set-based: what the row's pending postings would
+ * leave behind. The batch's rows, their positions, pending postings and
+ * today's blockings are each read by index for the batch alone (lateral
+ * lookups), then combined by hash: a hash join on the tables themselves
+ * would scan every stock position and posting for a batch of a few thousand rows.
+ */
 async function failUnpostable(em: Em, ids: number[]): Promise<number> {
   return affected(em, sql`
-    with effect as (
-      select r.id, sp.id as position, sp.quantity as on_hand,
-             coalesce(sum(case p.direction when 'IN' then p.quantity when 'OUT' then -p.quantity end)
-                      filter (where p.kind = 'transaction' and p.status = 'pending'), 0) as delta
+    with batch as materialized (
+      select r.id, sp.id as position, sp.quantity as on_hand
       from reconciliation_row r
-      left join stock_position sp on sp.id = r.stock_position_id
-      left join posting p on p.row_id = r.id
+      left join lateral (select id, quantity from stock_position where id = r.stock_position_id) sp on true
       where r.id = any(${ids}::bigint[])
-      group by r.id, sp.id, sp.quantity
+    ), pending as materialized (
+      select p.row_id, p.kind, p.direction, p.quantity, p.reason, p.blocked_to
+      from batch b cross join lateral (select * from posting p where p.row_id = b.id and p.status = 'pending') p
+    ), delta as (
+      select row_id, sum(case direction when 'IN' then quantity when 'OUT' then -quantity end) as delta
+      from pending where kind = 'transaction' group by row_id
+    ), blocked_today as (
+      select b.id as row_id, bl.reason, bl.quantity
+      from batch b cross join lateral (select reason, quantity from blocking where stock_position_id = b.position) bl
     ), blocked_after as (
-      select e.id, coalesce(sum(coalesce(p.blocked_to, b.quantity)), 0) as blocked
-      from effect e
-      left join blocking b on b.stock_position_id = e.position
-      left join posting p on p.row_id = e.id and p.kind = 'blocking_correction' and p.status = 'pending' and p.reason = b.reason
-      group by e.id
-    ), new_blocked as (
-      select p.row_id as id, sum(p.blocked_to) as blocked from posting p
-      join effect e on e.id = p.row_id
-      where p.kind = 'blocking_correction' and p.status = 'pending'
-        and not exists (select 1 from blocking b where b.stock_position_id = e.position and b.reason = p.reason)
-      group by p.row_id
+      -- Each reason as the row's corrections would leave it: corrected, untouched, or newly blocked.
+      select coalesce(t.row_id, c.row_id) as row_id, sum(coalesce(c.blocked_to, t.quantity)) as blocked
+      from blocked_today t
+      full join (select row_id, reason, blocked_to from pending where kind = 'blocking_correction') c
+        on c.row_id = t.row_id and c.reason = t.reason
+      group by 1
     ), verdict as (
-      select e.id, case
-          when e.position is null then 'the stock position no longer exists'
-          when e.on_hand + e.delta < 0 then 'posting would drive stock negative: on hand ' || e.on_hand::float8 || ', difference ' || e.delta::float8
-          when ba.blocked + coalesce(nb.blocked, 0) > e.on_hand + e.delta
-            then 'blocked quantity ' || (ba.blocked + coalesce(nb.blocked, 0))::float8 || ' would exceed stock ' || (e.on_hand + e.delta)::float8
+      select b.id, case
+          when b.position is null then 'the stock position no longer exists'
+          when b.on_hand + coalesce(d.delta, 0) < 0
+            then 'posting would drive stock negative: on hand ' || b.on_hand::float8 || ', difference ' || coalesce(d.delta, 0)::float8
+          when coalesce(ba.blocked, 0) > b.on_hand + coalesce(d.delta, 0)
+            then 'blocked quantity ' || ba.blocked::float8 || ' would exceed stock ' || (b.on_hand + coalesce(d.delta, 0))::float8
         end as reason
-      from effect e join blocked_after ba on ba.id = e.id left join new_blocked nb on nb.id = e.id
+      from batch b left join delta d on d.row_id = b.id left join blocked_after ba on ba.row_id = b.id
     )
     update reconciliation_row r set state = 'failed', failure_reason = v.reason
     from verdict v where r.id = v.id and v.reason is not null`);
@@ -196,7 +207,7 @@ export async function retryFailedRows(em: Em, reconciliationId: string, selectio
 
 export async function skipFailedRows(em: Em, reconciliationId: string, selection: RowSelection, by: DecisionBy, reason: string): Promise<RowsChanged> {
   if (!reason.trim()) throw refuse('ReasonRequired', 'a reason is required to skip rows');
-  await refuseOwnCounts(em, reconciliationId, { ...selection, filter: { ...selection.filter, state: undefined } }, by.user, 'skip');
+  await refuseIneligible(em, reconciliationId, { ...selection, filter: { ...selection.filter, state: undefined } }, [ownCountsRule(by.user, 'skip')]);
   return decideOnFailed(em, reconciliationId, selection, by,
     sql`state = 'skipped', failure_reason = failure_reason || ' (skipped: ' || ${reason}::text || ')'`, 'failed_row_skipped');
 }
@@ -213,9 +224,7 @@ async function decideOnFailed(
   const n = await affected(em, sql`
     with changed as (
       update reconciliation_row r set ${assignment}
-      from item i, zone z, location l
-      where i.id = r.item_id and z.id = r.zone_id and l.id = r.location_id
-        and ${rowPredicate(reconciliationId, selection)} and r.state = 'failed'
+      where ${rowPredicate(reconciliationId, selection)} and r.state = 'failed'
       returning r.id, r.state, r.failure_reason)
     ${auditFrom(sql`
       select ${reconciliationId}::uuid, ${by.user}, ${action}, 'row ' || id, jsonb_build_object('state', 'failed'),
@@ -231,7 +240,7 @@ export async function postingProgress(em: Em, reconciliationId: string): Promise
   const r = await one(em, sql<{ processed: number; failed: number; pending: number }>`
     select count(*) filter (where state = 'processed')::int as processed, count(*) filter (where state = 'failed')::int as failed,
            count(*) filter (where state = 'posting')::int as pending
-    from reconciliation_row where reconciliation_id = ${reconciliationId}`);
+    from (select ${rowState(reconciliationId)} as state from reconciliation_row r where r.reconciliation_id = ${reconciliationId}) r`);
   return r!;
 }
 

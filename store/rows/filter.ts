@@ -1,5 +1,6 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { RowSelection } from '../../workflows/messages';
+import { rowState } from './state';
 
 /**
  * The manager's row filter as one SQL predicate over `reconciliation_row r`
@@ -31,7 +32,7 @@ export function rowPredicate(reconciliationId: string, selection: RowSelection):
     and (${list(f.locationCodes)}::text[] is null or r.location_id in (select id from location where code = any(${list(f.locationCodes)}::text[])))
     and (${f.approval ?? null}::text is null or (r.approval = ${f.approval ?? null}::text and r.state = any(${SETTLED_STATES}::text[])))
     and (case when ${f.state ?? null}::text is null then r.state <> 'deleted' or ${ids}::bigint[] is not null
-              else r.state = ${f.state ?? null}::text end)
+              else ${rowState(reconciliationId)} = ${f.state ?? null}::text end)
     and (${f.minAbsVariance ?? null}::numeric is null or abs(r.variance_quantity) >= ${f.minAbsVariance ?? null}::numeric)
     and (${f.minAbsValue ?? null}::numeric is null or abs(r.variance_value) >= ${f.minAbsValue ?? null}::numeric)
     and (${f.direction ?? null}::text is null

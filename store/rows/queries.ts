@@ -4,19 +4,18 @@ import { toCsv } from '../csv';
 import { asDecimalText, asNumber, type NumberFormat } from '../number-format';
 import { notFound } from '../refusal';
 import { ROW_JOINS, rowPredicate } from './filter';
+import { rowState } from './state';
 
 /** One row's columns (over ROW_JOINS), shared by the review listing, the row detail and the rows CSV. */
-export function rowColumns(n: NumberFormat) {
+export function rowColumns(n: NumberFormat, reconciliationId: string) {
   return sql`r.id::int, r.origin, z.code as zone, l.code as location, i.code as item, r.lot, r.serial,
-  r.handling_unit as "handlingUnit", r.owner, r.state, r.approval,
+  r.handling_unit as "handlingUnit", r.owner, ${rowState(reconciliationId)} as state, r.approval,
   ${n(sql`r.snapshot_quantity`)} as "snapshotQuantity", ${n(sql`r.expected_quantity`)} as "expectedQuantity",
   ${n(sql`r.counted_quantity`)} as "countedQuantity", r.counted_round as "countedRound", r.counted_by as "countedBy",
   ${n(sql`r.variance_quantity`)} as "varianceQuantity", ${n(sql`r.variance_inventory_quantity`)} as "varianceInventoryQuantity",
   ${n(sql`r.variance_value`)} as "varianceValue", r.moved_after_snapshot as "movedAfterSnapshot",
   r.approved_by as "approvedBy", r.deleted_reason as "deletedReason", r.failure_reason as "failureReason"`;
 }
-
-const ROW_COLUMNS = rowColumns(asNumber);
 
 /** What the review grid sorts by; ties go by row id, so pages never overlap. */
 const SORTS = {
@@ -49,10 +48,11 @@ const BY_CODE: RowSort[] = ['zone', 'location', 'item'];
 /** The review listing, filtered with the same predicate decisions use. */
 export async function listRows(em: Em, reconciliationId: string, selection: RowSelection, page: RowPage) {
   const where = rowPredicate(reconciliationId, selection);
+  const columns = rowColumns(asNumber, reconciliationId);
   const s = page.sort;
   const pageOf = () => {
     if (!s) {
-      return rows(em, sql<{ id: number }>`select ${ROW_COLUMNS} from ${ROW_JOINS}
+      return rows(em, sql<{ id: number }>`select ${columns} from ${ROW_JOINS}
         where ${where} and r.id > ${page.after} order by r.id limit ${page.limit}`);
     }
     // The page's ids first, from the rows alone unless the order is by a code; then the columns of those few.
@@ -60,7 +60,7 @@ export async function listRows(em: Em, reconciliationId: string, selection: RowS
     const source = BY_CODE.includes(s.by) ? ROW_JOINS : sql`reconciliation_row r`;
     return rows(em, sql<{ id: number }>`
       with page as (select r.id from ${source} where ${where} order by ${order} offset ${s.offset} limit ${page.limit})
-      select ${ROW_COLUMNS} from ${ROW_JOINS} where r.id in (select id from page) order by ${order}`);
+      select ${columns} from ${ROW_JOINS} where r.id in (select id from page) order by ${order}`);
   };
   const countOf = async () =>
     page.total ? (await one(em, sql<{ n: number }>`select count(*)::int as n from reconciliation_row r where ${where}`))!.n : undefined;
@@ -80,15 +80,20 @@ export async function listRows(em: Em, reconciliationId: string, selection: RowS
 export async function rowDetail(em: Em, reconciliationId: string, rowId: number) {
   const row = await one(
     em,
-    sql<Record<string, unknown>>`select ${ROW_COLUMNS} from ${ROW_JOINS}
+    sql<Record<string, unknown>>`select ${rowColumns(asNumber, reconciliationId)} from ${ROW_JOINS}
       where r.reconciliation_id = ${reconciliationId} and r.id = ${rowId}`,
   );
   if (!row) throw notFound(`row ${rowId} of reconciliation ${reconciliationId}`);
   const counts = await rows(
     em,
+    // Earlier rounds from row_count, the latest from the row itself (store/rows/populate.ts writeRoundResults).
     sql`select round, counted_quantity::float8 as "countedQuantity", expected_quantity::float8 as "expectedQuantity",
                counted_at as "countedAt", counted_by as "countedBy"
-        from row_count where row_id = ${rowId} order by round`,
+        from (select round, counted_quantity, expected_quantity, counted_at, counted_by from row_count where row_id = ${rowId}
+              union all
+              select counted_round, counted_quantity, expected_quantity, counted_at, counted_by from reconciliation_row
+              where id = ${rowId} and counted_round is not null) c
+        order by round`,
   );
   const blockings = await rows(
     em,
@@ -124,7 +129,8 @@ export async function rowCounts(em: Em, reconciliationId: string): Promise<RowCo
              count(*) filter (where state = 'counted' and approval = 'approved')::int as approved,
              count(*) filter (where state = 'counted' and approval = 'not_required')::int as "notRequired",
              count(*) filter (where moved_after_snapshot)::int as "movedAfterSnapshot"
-      from reconciliation_row where reconciliation_id = ${reconciliationId}`,
+      from (select ${rowState(reconciliationId)} as state, r.approval, r.moved_after_snapshot
+            from reconciliation_row r where r.reconciliation_id = ${reconciliationId}) r`,
   );
   return r!;
 }
@@ -140,7 +146,7 @@ export async function rowsCsv(em: Em, reconciliationId: string): Promise<string>
   const list = await rows(
     em,
     sql<Record<string, unknown>>`
-      select ${rowColumns(asDecimalText)} from ${ROW_JOINS}
+      select ${rowColumns(asDecimalText, reconciliationId)} from ${ROW_JOINS}
       where r.reconciliation_id = ${reconciliationId}
       order by z.code, l.code, i.code, r.lot, r.serial, r.handling_unit, r.owner, r.id`,
   );

@@ -6,6 +6,7 @@ import { applyTransition, createProcessingDocument } from '../reconciliations';
 import { refuse } from '../refusal';
 import { planRelease } from '../release/plan';
 import { skipFailedRows } from '../release/post';
+import { rowState } from '../rows/state';
 import { storageUnitsSql } from '../systems';
 import type { LockedSystemReconciliation } from './document';
 
@@ -211,7 +212,8 @@ export async function settleCancelledProcessing(em: Em, runId: string, reconcili
   await affected(em, sql`
     update system_difference d set state = case when exists (
         select 1 from reconciliation_row r join location l on l.id = r.location_id
-        where r.reconciliation_id = ${reconciliationId} and r.item_id = d.item_id and l.code = d.location_code and r.state = 'processed')
+        where r.reconciliation_id = ${reconciliationId} and r.item_id = d.item_id and l.code = d.location_code
+          and ${rowState(reconciliationId)} = 'processed')
       then 'processed' else 'open' end
     where d.system_reconciliation_id = ${runId} and d.state = 'processing'`);
   await affected(em, sql`update system_reconciliation set processing_reconciliation_id = null where id = ${runId}`);
