@@ -32,9 +32,14 @@ export async function audit(em: Em, e: AuditEvent): Promise<void> {
  * Audit events fed by a query, for set-based changes (one event per changed
  * row). `select` yields, in order: reconciliation_id, actor, action, subject,
  * before, after. Embed it as a CTE of the statement that makes the change.
+ * The warehouse is joined here, once per statement, so the per-row trigger
+ * that would look it up is skipped (migration 0009).
  */
 export function auditFrom(select: RawBuilder<unknown>): RawBuilder<unknown> {
-  return sql`insert into audit_event (reconciliation_id, actor, action, subject, before, after) ${select}`;
+  return sql`insert into audit_event (reconciliation_id, warehouse_code, actor, action, subject, before, after)
+    select e.reconciliation_id, d.warehouse_code, e.actor, e.action, e.subject, e.before, e.after
+    from (${select}) as e (reconciliation_id, actor, action, subject, before, after)
+    left join reconciliation d on d.id = e.reconciliation_id`;
 }
 
 /** The audit trail of a reconciliation, oldest first, keyset-paginated by event id. */

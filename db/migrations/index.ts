@@ -6,6 +6,7 @@ import { Access } from './0005-access';
 import { SystemReconciliation } from './0006-system-reconciliation';
 import { Progress } from './0007-progress';
 import { Performance } from './0008-performance';
+import { BulkSteps } from './0009-bulk-steps';
 
 /** Every migration, in order. Listed explicitly so bundlers and tsx need no file globbing. */
 export const migrationsList = [
@@ -17,4 +18,5 @@ export const migrationsList = [
   { name: '0006-system-reconciliation', class: SystemReconciliation },
   { name: '0007-progress', class: Progress },
   { name: '0008-performance', class: Performance },
+  { name: '0009-bulk-steps', class: BulkSteps },
 ];

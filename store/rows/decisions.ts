@@ -1,9 +1,10 @@
+import type { RawBuilder } from 'kysely';
 import { affected, one, sql, type Em } from '../../db/sql';
 import type { DecisionBy, RowSelection, RowsChanged } from '../../workflows/messages';
 import { auditFrom } from '../audit';
 import type { LockedReconciliation } from '../reconciliations';
 import { refuse } from '../refusal';
-import { isEmptySelection, ROW_JOINS, rowPredicate } from './filter';
+import { isEmptySelection, rowPredicate } from './filter';
 
 /**
  * The manager's decisions on rows: mark for recount, approve, delete. The
@@ -27,22 +28,20 @@ export async function markForRecount(em: Em, rec: LockedReconciliation, reconcil
  * a row they counted in its deciding round (segregation of duties).
  */
 export async function approveRows(em: Em, rec: LockedReconciliation, reconciliationId: string, selection: RowSelection, by: DecisionBy): Promise<RowsChanged> {
-  await refuseIneligible(em, reconciliationId, selection, sql`r.state = 'counted' and r.approval in ('to_approve', 'approved')`,
-    'only counted rows that are To Approve can be approved');
-  await refuseOwnCounts(em, reconciliationId, selection, by.user, 'approve');
-  if (by.role !== 'senior_manager') {
-    await refuseIneligible(em, reconciliationId, selection,
-      sql`r.approval <> 'to_approve' or abs(r.variance_value) <= ${rec.managerApprovalLimit}::numeric`,
-      `a manager approves variances up to ${Number(rec.managerApprovalLimit)} in value; these need a senior manager`,
-      'ApprovalLimitExceeded');
-  }
+  await refuseIneligible(em, reconciliationId, selection, [
+    { eligible: sql`r.state = 'counted' and r.approval in ('to_approve', 'approved')`, rule: 'only counted rows that are To Approve can be approved' },
+    ownCountsRule(by.user, 'approve'),
+    ...(by.role === 'senior_manager' ? [] : [{
+      eligible: sql`r.approval <> 'to_approve' or abs(r.variance_value) <= ${rec.managerApprovalLimit}::numeric`,
+      rule: `a manager approves variances up to ${Number(rec.managerApprovalLimit)} in value; these need a senior manager`,
+      failureType: 'ApprovalLimitExceeded' as const,
+    }]),
+  ]);
   const n = await affected(
     em,
     sql`with approved as (
           update reconciliation_row r set approval = 'approved', approved_by = ${by.user}, approved_at = now()
-          from item i, zone z, location l
-          where i.id = r.item_id and z.id = r.zone_id and l.id = r.location_id
-            and ${rowPredicate(reconciliationId, selection)} and r.approval = 'to_approve'
+          where ${rowPredicate(reconciliationId, selection)} and r.approval = 'to_approve'
           returning r.id, r.variance_quantity, r.variance_value)
         ${auditFrom(sql`
           select ${reconciliationId}::uuid, ${by.user}, 'row_approved', 'row ' || id,
@@ -56,7 +55,6 @@ export async function approveRows(em: Em, rec: LockedReconciliation, reconciliat
 
 export async function deleteRows(em: Em, reconciliationId: string, selection: RowSelection, by: DecisionBy, reason: string): Promise<RowsChanged> {
   if (!reason.trim()) throw refuse('ReasonRequired', 'a reason is required to delete rows');
-  await refuseOwnCounts(em, reconciliationId, selection, by.user, 'delete');
   return applyToSelection(
     em,
     reconciliationId,
@@ -65,6 +63,7 @@ export async function deleteRows(em: Em, reconciliationId: string, selection: Ro
     ['awaiting_count', 'counted', 'marked_for_recount', 'deleted'],
     sql`state = 'deleted', deleted_reason = ${reason}, deleted_by = ${by.user}`,
     'row_deleted',
+    [ownCountsRule(by.user, 'delete')],
   );
 }
 
@@ -76,13 +75,16 @@ async function applyToSelection(
   eligibleStates: string[],
   assignment: ReturnType<typeof sql>,
   action: string,
+  rulesFirst: EligibilityRule[] = [],
 ): Promise<RowsChanged> {
-  await refuseIneligible(em, reconciliationId, selection, sql`r.state = any(${eligibleStates}::text[])`,
-    `only rows in state ${eligibleStates.join(' or ')} qualify`);
+  await refuseIneligible(em, reconciliationId, selection, [
+    ...rulesFirst,
+    { eligible: sql`r.state = any(${eligibleStates}::text[])`, rule: `only rows in state ${eligibleStates.join(' or ')} qualify` },
+  ]);
   const n = await affected(
     em,
     sql`with before as (
-          select r.id, r.state from ${ROW_JOINS} where ${rowPredicate(reconciliationId, selection)} for update of r),
+          select r.id, r.state from reconciliation_row r where ${rowPredicate(reconciliationId, selection)} for update of r),
         changed as (
           update reconciliation_row r set ${assignment} from before b where r.id = b.id
           returning r.id, r.state, r.deleted_reason)
@@ -94,41 +96,54 @@ async function applyToSelection(
   return { rows: n };
 }
 
+/** A rule every selected row must meet, and what the refusal says when one does not. */
+export interface EligibilityRule {
+  eligible: RawBuilder<unknown>;
+  rule: string;
+  failureType?: 'InvalidRowState' | 'SegregationOfDuties' | 'ApprovalLimitExceeded';
+}
+
 /**
  * Segregation of duties: nobody decides on a row they counted in its
  * deciding round (approve it, delete it, skip its failed posting).
  */
-export async function refuseOwnCounts(em: Em, reconciliationId: string, selection: RowSelection, user: string, verb: string): Promise<void> {
-  await refuseIneligible(em, reconciliationId, selection,
-    sql`not (${user} = any(string_to_array(coalesce(r.counted_by, ''), ',')))`,
-    `segregation of duties: ${user} counted these rows and cannot ${verb} them`, 'SegregationOfDuties');
+export function ownCountsRule(user: string, verb: string): EligibilityRule {
+  return {
+    eligible: sql`not (${user} = any(string_to_array(coalesce(r.counted_by, ''), ',')))`,
+    rule: `segregation of duties: ${user} counted these rows and cannot ${verb} them`,
+    failureType: 'SegregationOfDuties',
+  };
 }
 
-/** Refuses the whole selection when it is empty, names rows of another reconciliation, or holds a row that is not `eligible`. */
-export async function refuseIneligible(
-  em: Em,
-  reconciliationId: string,
-  selection: RowSelection,
-  eligible: ReturnType<typeof sql>,
-  rule: string,
-  failureType: 'InvalidRowState' | 'SegregationOfDuties' | 'ApprovalLimitExceeded' = 'InvalidRowState',
-): Promise<void> {
+/**
+ * Refuses the whole selection when it is empty, names rows of another
+ * reconciliation, or holds a row that breaks a rule; the first rule broken,
+ * in the order given, is the one reported. Every rule is judged in one pass
+ * over the selected rows (a filter over a million rows is a scan, so one
+ * pass per rule would multiply it).
+ */
+export async function refuseIneligible(em: Em, reconciliationId: string, selection: RowSelection, rules: EligibilityRule[]): Promise<void> {
   if (isEmptySelection(selection)) throw refuse('NoRowsSelected', 'select rows by rowIds or a filter');
   const ids = selection.rowIds && selection.rowIds.length > 0 ? selection.rowIds : null;
+  const judged = sql.join(rules.map((r, k) => sql`
+    count(*) filter (where not (${r.eligible}))::int as ${sql.ref(`bad_${k}`)},
+    (array_agg(r.id order by r.id) filter (where not (${r.eligible})))[1:20] as ${sql.ref(`bad_ids_${k}`)}`));
   const r = await one(
     em,
-    sql<{ total: number; bad: number; bad_ids: string[] | null; missing: string[] | null }>`
-      select count(*)::int as total,
-             count(*) filter (where not (${eligible}))::int as bad,
-             (array_agg(r.id order by r.id) filter (where not (${eligible})))[1:20] as bad_ids,
+    sql<Record<string, unknown> & { total: number; missing: string[] | null }>`
+      select count(*)::int as total, ${judged},
              (select array_agg(x)::text[] from unnest(${ids}::bigint[]) x
                where not exists (select 1 from reconciliation_row o where o.id = x and o.reconciliation_id = ${reconciliationId})) as missing
-      from ${ROW_JOINS}
+      from reconciliation_row r
       where ${rowPredicate(reconciliationId, selection)}`,
   );
   if (r!.missing && r!.missing.length > 0) {
     throw refuse('NoRowsSelected', `rows not in this reconciliation: ${r!.missing.slice(0, 20).join(', ')}`);
   }
   if (r!.total === 0) throw refuse('NoRowsSelected', 'no row matches the selection');
-  if (r!.bad > 0) throw refuse(failureType, `${rule}; ${r!.bad} refused, e.g. rows ${r!.bad_ids!.join(', ')}`);
+  rules.forEach((rule, k) => {
+    const bad = r![`bad_${k}`] as number;
+    const badIds = r![`bad_ids_${k}`] as string[] | null;
+    if (bad > 0) throw refuse(rule.failureType ?? 'InvalidRowState', `${rule.rule}; ${bad} refused, e.g. rows ${badIds!.join(', ')}`);
+  });
 }

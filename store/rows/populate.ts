@@ -135,35 +135,60 @@ async function selectRoundRows(em: Em, reconciliationId: string, round: number):
  * item data the verdict needs. Narrow temp tables, so the verdict batches
  * append to round_verdict (an insert, never an update of a row written
  * before) and the wide reconciliation_row is updated once per row.
+ *
+ * The frozen book quantity adds the position's movements since the
+ * snapshot. Those are few beside the rows (a count freezes the book for
+ * days, not years), so they are read once, through the BRIN index on the
+ * time movements are appended in (migration 0009), and joined by hash,
+ * rather than probed for each of a million rows.
  */
 async function computeRoundResults(em: Em, snapshotAt: string): Promise<void> {
   await affected(
     em,
     sql`
       create temp table round_result on commit drop as
-      select rr.row_id, coalesce(c.quantity, 0) as counted, coalesce(c.counted_at, rr.completed_at) as counted_at,
-             coalesce(c.counted_by, rr.completed_by) as counted_by,
-             r.snapshot_quantity + coalesce(mv.until_count, 0) as expected, mv.moved,
+      select rr.row_id, r.stock_position_id, coalesce(c.quantity, 0) as counted, coalesce(c.counted_at, rr.completed_at) as counted_at,
+             coalesce(c.counted_by, rr.completed_by) as counted_by, r.snapshot_quantity as expected, false as moved,
              i.code as item_code, i.conversion_factor, i.standard_cost
       from round_row rr
       join reconciliation_row r on r.id = rr.row_id
       join item i on i.id = r.item_id
       left join round_count c
         on (c.location_id, c.item_id, c.lot, c.serial, c.handling_unit, c.owner)
-         = (r.location_id, r.item_id, r.lot, r.serial, r.handling_unit, r.owner)
-      -- One probe of the position's movements since the snapshot gives both the frozen book quantity and whether it moved.
-      cross join lateral (
-        select sum(m.quantity) filter (where m.occurred_at <= coalesce(c.counted_at, rr.completed_at)) as until_count,
-               count(*) > 0 as moved
-        from movement m
-        where m.stock_position_id = r.stock_position_id and m.occurred_at > ${snapshotAt}::timestamptz
-      ) mv`,
+         = (r.location_id, r.item_id, r.lot, r.serial, r.handling_unit, r.owner)`,
   );
+  await affected(em, sql`
+    create temp table round_moved on commit drop as
+    select stock_position_id, occurred_at, quantity from movement where occurred_at > ${snapshotAt}::timestamptz`);
+  await affected(em, sql`analyze round_moved`);
+  await affected(em, sql`
+    update round_result x set expected = x.expected + m.until_count, moved = true
+    from (select x.row_id, coalesce(sum(m.quantity) filter (where m.occurred_at <= x.counted_at), 0) as until_count
+          from round_result x join round_moved m on m.stock_position_id = x.stock_position_id
+          group by x.row_id) m
+    where x.row_id = m.row_id`);
   await affected(em, sql`create unique index on round_result (row_id)`);
   await affected(em, sql`analyze round_result`);
 }
 
+/**
+ * The row carries its latest count; row_count keeps the counts a recount
+ * superseded, archived here before the row takes the new one. A first count
+ * archives nothing, so the initial round writes the million rows once, not
+ * twice (the row detail reads both, store/rows/queries.ts rowDetail).
+ */
 async function writeRoundResults(em: Em, reconciliationId: string, round: number): Promise<number> {
+  if (round > 0) {
+    await affected(
+      em,
+      sql`
+        insert into row_count (row_id, round, counted_quantity, expected_quantity, counted_at, counted_by)
+        select r.id, r.counted_round, r.counted_quantity, r.expected_quantity, r.counted_at, r.counted_by
+        from round_result x join reconciliation_row r on r.id = x.row_id
+        where r.counted_round is not null
+        on conflict (row_id, round) do nothing`,
+    );
+  }
   const n = await affected(
     em,
     sql`
@@ -176,15 +201,6 @@ async function writeRoundResults(em: Em, reconciliationId: string, round: number
         approved_by = null, approved_at = null
       from round_result x join round_verdict v on v.row_id = x.row_id
       where r.id = x.row_id and r.reconciliation_id = ${reconciliationId}`,
-  );
-  await affected(
-    em,
-    sql`
-      insert into row_count (row_id, round, counted_quantity, expected_quantity, counted_at, counted_by)
-      select x.row_id, ${round}, x.counted, x.expected, x.counted_at, x.counted_by from round_result x
-      on conflict (row_id, round) do update set
-        counted_quantity = excluded.counted_quantity, expected_quantity = excluded.expected_quantity,
-        counted_at = excluded.counted_at, counted_by = excluded.counted_by`,
   );
   return n;
 }
