@@ -288,8 +288,9 @@ export async function setRound(em: Em, id: string, round: number): Promise<void>
   await affected(em, sql`update reconciliation set round = ${round} where id = ${id}`);
 }
 
+/** Who released: when is stamped by the release planning itself (store/release/plan.ts), for every planner. */
 export async function markReleased(em: Em, id: string, by: string): Promise<void> {
-  await affected(em, sql`update reconciliation set released_by = ${by}, released_at = now() where id = ${id}`);
+  await affected(em, sql`update reconciliation set released_by = ${by} where id = ${id}`);
 }
 
 /** A round's deadline passed with orders open: recorded once per round, counts untouched. */

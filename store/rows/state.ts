@@ -7,8 +7,8 @@ import { sql, type RawBuilder } from 'kysely';
  * go to `posting`, and the posting batches take them to `processed` or
  * `failed`. A decided row with nothing to post is processed from the moment
  * the release is planned, but is not rewritten: it keeps `counted` on disk,
- * and the document's `released_at` (stamped in the planning's transaction,
- * store/reconciliations.ts markReleased) makes it read as `processed`.
+ * and the document's `released_at` (stamped by the planning, in its
+ * transaction: store/release/plan.ts) makes it read as `processed`.
  * At a million rows with 100,000 differences, rewriting the other 900,000
  * rows was most of the planning's time.
  *
