@@ -4,7 +4,7 @@ import { audit } from '../store/audit';
 import { markReleased } from '../store/reconciliations';
 import { resolveExceptionsOfRelease } from '../store/system-reconciliation/exceptions';
 import { planRelease } from '../store/release/plan';
-import { postBatch, postingProgress, retryFailedRows, skipFailedRows } from '../store/release/post';
+import { postBatch, retryFailedRows, rowsToPost, skipFailedRows } from '../store/release/post';
 import { rowCounts } from '../store/rows/queries';
 import type { ReleaseResult, RowCounts, RowSelection, RowsChanged } from '../workflows/messages';
 import type { Decided, DecisionInput, OnReconciliation, WithTransition } from './inputs';
@@ -34,7 +34,7 @@ export function releaseActivities(orm: Orm) {
      */
     async postPendingRows(input: OnReconciliation): Promise<{ processed: number; failed: number; rows: RowCounts }> {
       const progress = trackProgress(orm, input.reconciliationId, 'release');
-      await progress.begin(await progress.rowsInState(['posting']));
+      await progress.begin(await rowsToPost(orm.em.fork(), input.reconciliationId));
       return heartbeating(async (checkpoint) => {
         let afterId = 0;
         let done = 0;
@@ -50,9 +50,8 @@ export function releaseActivities(orm: Orm) {
           await progress.advance(done);
         }
         await progress.finish(done);
-        const em = orm.em.fork();
-        const posted = await postingProgress(em, input.reconciliationId);
-        return { processed: posted.processed, failed: posted.failed, rows: await rowCounts(em, input.reconciliationId) };
+        const rows = await rowCounts(orm.em.fork(), input.reconciliationId);
+        return { processed: rows.processed, failed: rows.failed, rows };
       });
     },
 
