@@ -59,9 +59,9 @@ export async function submitCounts(
     if (order.assigned_to && order.assigned_to !== submission.device) {
       throw refuse('CountOrderAssigned', `count order ${orderId} is assigned to device ${order.assigned_to}`);
     }
-    const resolved = await resolveLines(tx, orderId, order.warehouse, submission.entries);
+    // Stored before it is judged: a bad line throws, and the transaction takes the whole batch back.
+    const resolved = await storeEntries(tx, orderId, order.warehouse, submission);
     refuseBadLines(submission.entries, resolved);
-    await insertEntries(tx, orderId, submission, resolved);
     await affected(tx, sql`insert into count_submission (count_order_id, submission_id, request_hash, entries, device)
       values (${orderId}, ${submission.submissionId}, ${hash}, ${submission.entries.length}, ${submission.device})`);
     await audit(tx, {
@@ -93,22 +93,27 @@ interface ResolvedLine {
 const positionKey = (e: CountEntryInput) => JSON.stringify([e.location, e.item, e.lot, e.serial, e.handlingUnit, e.owner]);
 
 /**
- * Every line resolved against master data and the order in one statement:
- * each distinct code is looked up once by its unique index (a batch names a
- * few hundred codes; joining would hash every location and item of the
- * warehouse per batch), and the quantity stored before is summed for the
- * batch's own positions only. The ids found are what insertEntries stores,
- * so codes are resolved once per batch.
+ * Every line resolved against master data and the order, and stored, in one
+ * statement (one round trip, the batch sent once): each distinct code is
+ * looked up once by its unique index (a batch names a few hundred codes;
+ * joining would hash every location and item of the warehouse per batch),
+ * and the quantity stored before is summed for the batch's own positions
+ * only. Lines whose codes resolve are inserted with the ids found; the
+ * caller judges every line on what comes back and throws on any bad one,
+ * which rolls the insert back: bad lines are rare, and a valid batch then
+ * costs one statement instead of two.
  */
-async function resolveLines(em: Em, orderId: number, warehouse: string, entries: CountEntryInput[]): Promise<ResolvedLine[]> {
-  const col = <T>(f: (e: CountEntryInput) => T) => entries.map(f);
+async function storeEntries(em: Em, orderId: number, warehouse: string, s: Submission): Promise<ResolvedLine[]> {
+  const col = <T>(f: (e: CountEntryInput) => T) => s.entries.map(f);
   return rows(
     em,
     sql<ResolvedLine>`
       with e as (
         select * from unnest(${col((e) => e.location)}::text[], ${col((e) => e.item)}::text[], ${col((e) => e.lot)}::text[],
-                             ${col((e) => e.serial)}::text[], ${col((e) => e.handlingUnit)}::text[], ${col((e) => e.owner)}::text[])
-          with ordinality as u(location, item, lot, serial, handling_unit, owner, line)
+                             ${col((e) => e.serial)}::text[], ${col((e) => e.handlingUnit)}::text[], ${col((e) => e.owner)}::text[],
+                             ${col((e) => String(e.quantity))}::numeric[],
+                             ${col((e) => (e.blocked ? JSON.stringify(e.blocked) : null))}::jsonb[])
+          with ordinality as u(location, item, lot, serial, handling_unit, owner, quantity, blocked, line)
       ), loc as materialized (
         select c.code, (select l.id from location l where l.warehouse_code = ${warehouse} and l.code = c.code) as id
         from (select distinct location as code from e) c
@@ -116,21 +121,29 @@ async function resolveLines(em: Em, orderId: number, warehouse: string, entries:
         select c.code, (select i.id from item i where i.code = c.code) as id from (select distinct item as code from e) c
       ), task as materialized (
         select distinct location_id from count_task where count_order_id = ${orderId}
+      ), line as materialized (
+        select e.*, l.id as location_id, itm.id as item_id from e join loc l on l.code = e.location join itm on itm.code = e.item
+      ), stored as (
+        insert into count_entry (count_order_id, submission_id, line, location_id, item_id, lot, serial, handling_unit, owner,
+                                 quantity, blocked, counted_by)
+        select ${orderId}, ${s.submissionId}, line, location_id, item_id, lot, serial, handling_unit, owner, quantity, blocked, ${s.countedBy}
+        from line
+        -- What the columns can hold; every other rule is judged on the result.
+        where location_id is not null and item_id is not null and quantity >= 0 and quantity < 1e14
       )
-      select e.line::int, l.id as location_id, itm.id as item_id, t.location_id is not null as in_order,
+      select x.line::int, x.location_id, x.item_id, t.location_id is not null as in_order,
              coalesce(i.storage_unit, '') as unit, coalesce(u.decimals, 0) as decimals,
              coalesce(i.serial_tracked, false) as serial_tracked, coalesce(i.lot_tracked, false) as lot_tracked,
              coalesce(i.conversion_factor, 1) as conversion_factor, coalesce(i.standard_cost, 0) as standard_cost,
+             -- The statement's snapshot: what was stored before this batch.
              coalesce((select sum(ce.quantity) from count_entry ce
-                       where ce.count_order_id = ${orderId} and ce.location_id = l.id and ce.item_id = itm.id
-                         and (ce.lot, ce.serial, ce.handling_unit, ce.owner) = (e.lot, e.serial, e.handling_unit, e.owner)), 0) as stored
-      from e
-      join loc l on l.code = e.location
-      join itm on itm.code = e.item
-      left join item i on i.id = itm.id
+                       where ce.count_order_id = ${orderId} and ce.location_id = x.location_id and ce.item_id = x.item_id
+                         and (ce.lot, ce.serial, ce.handling_unit, ce.owner) = (x.lot, x.serial, x.handling_unit, x.owner)), 0) as stored
+      from line x
+      left join item i on i.id = x.item_id
       left join unit u on u.code = i.storage_unit
-      left join task t on t.location_id = l.id
-      order by e.line`,
+      left join task t on t.location_id = x.location_id
+      order by x.line`,
   );
 }
 
@@ -171,20 +184,4 @@ function lineProblem(e: CountEntryInput, r: ResolvedLine, batchTotal: number): s
     return `item ${e.item}: ${total} ${r.unit} at this stock position is more than the stock records can hold`;
   }
   return undefined;
-}
-
-async function insertEntries(em: Em, orderId: number, s: Submission, resolved: ResolvedLine[]): Promise<void> {
-  const col = <T>(f: (e: CountEntryInput) => T) => s.entries.map(f);
-  await affected(
-    em,
-    sql`
-      insert into count_entry (count_order_id, submission_id, line, location_id, item_id, lot, serial, handling_unit, owner,
-                               quantity, blocked, counted_by)
-      select ${orderId}, ${s.submissionId}, u.line, u.location_id, u.item_id, u.lot, u.serial, u.handling_unit, u.owner, u.quantity,
-             u.blocked, ${s.countedBy}
-      from unnest(${resolved.map((r) => r.location_id)}::int[], ${resolved.map((r) => r.item_id)}::int[], ${col((e) => e.lot)}::text[],
-                  ${col((e) => e.serial)}::text[], ${col((e) => e.handlingUnit)}::text[], ${col((e) => e.owner)}::text[],
-                  ${col((e) => String(e.quantity))}::numeric[], ${col((e) => (e.blocked ? JSON.stringify(e.blocked) : null))}::jsonb[])
-        with ordinality as u(location_id, item_id, lot, serial, handling_unit, owner, quantity, blocked, line)`,
-  );
 }

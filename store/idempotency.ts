@@ -23,11 +23,27 @@ export function requestHash(body: unknown): string {
   return createHash('sha256').update(canonicalJson(body)).digest('hex');
 }
 
+/**
+ * Keys in code-unit order, undefined members left out. Hashes are stored
+ * (count_submission, idempotency_record) and a device may retry across an
+ * upgrade, so the output must never change: store/idempotency.test.ts pins
+ * it. Written as loops because a 500-entry submission hashes 4,000 members
+ * on every request.
+ */
 function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (Array.isArray(v)) {
+    let out = '[';
+    for (let i = 0; i < v.length; i++) out += (i === 0 ? '' : ',') + canonicalJson(v[i]);
+    return out + ']';
+  }
   if (v && typeof v === 'object') {
-    const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined).sort(([a], [b]) => (a < b ? -1 : 1));
-    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonicalJson(x)}`).join(',')}}`;
+    const o = v as Record<string, unknown>;
+    let out = '{';
+    for (const k of Object.keys(o).sort()) {
+      if (o[k] === undefined) continue;
+      out += (out.length === 1 ? '' : ',') + JSON.stringify(k) + ':' + canonicalJson(o[k]);
+    }
+    return out + '}';
   }
   return JSON.stringify(v ?? null);
 }
