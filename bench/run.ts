@@ -207,9 +207,14 @@ function writeReport(machine: Record<string, unknown>, seeded: { positions: numb
   return report;
 }
 
+/** Extra node options for the API process only, e.g. BENCH_API_NODE_ARGS='--cpu-prof --cpu-prof-dir=.scratch/prof'. */
+function apiNodeArgs(): string[] {
+  return (process.env.BENCH_API_NODE_ARGS ?? '').split(' ').filter(Boolean);
+}
+
 /** The API in a process group of its own; resolves with its port once it listens. */
 async function startApi(url: string): Promise<{ port: number; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('bench/api-server.ts'), url], {
+  const child = spawn(process.execPath, [...apiNodeArgs(), '--import', 'tsx', path.resolve('bench/api-server.ts'), url], {
     stdio: ['ignore', 'pipe', 'inherit'],
     detached: true,
   });
