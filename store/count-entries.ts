@@ -118,11 +118,17 @@ async function storeEntries(em: Em, orderId: number, warehouse: string, s: Submi
         select c.code, (select l.id from location l where l.warehouse_code = ${warehouse} and l.code = c.code) as id
         from (select distinct location as code from e) c
       ), itm as materialized (
-        select c.code, (select i.id from item i where i.code = c.code) as id from (select distinct item as code from e) c
+        -- Probed per code with what the checks need: a join on item would hash the whole catalogue.
+        select c.code, i.id, i.storage_unit, u.decimals, i.serial_tracked, i.lot_tracked, i.conversion_factor, i.standard_cost
+        from (select distinct item as code from e) c
+        left join lateral (select * from item i where i.code = c.code) i on true
+        left join lateral (select decimals from unit u where u.code = i.storage_unit) u on true
       ), task as materialized (
         select distinct location_id from count_task where count_order_id = ${orderId}
       ), line as materialized (
-        select e.*, l.id as location_id, itm.id as item_id from e join loc l on l.code = e.location join itm on itm.code = e.item
+        select e.*, l.id as location_id, itm.id as item_id, itm.storage_unit, itm.decimals, itm.serial_tracked, itm.lot_tracked,
+               itm.conversion_factor, itm.standard_cost
+        from e join loc l on l.code = e.location join itm on itm.code = e.item
       ), stored as (
         insert into count_entry (count_order_id, submission_id, line, location_id, item_id, lot, serial, handling_unit, owner,
                                  quantity, blocked, counted_by)
@@ -132,16 +138,14 @@ async function storeEntries(em: Em, orderId: number, warehouse: string, s: Submi
         where location_id is not null and item_id is not null and quantity >= 0 and quantity < 1e14
       )
       select x.line::int, x.location_id, x.item_id, t.location_id is not null as in_order,
-             coalesce(i.storage_unit, '') as unit, coalesce(u.decimals, 0) as decimals,
-             coalesce(i.serial_tracked, false) as serial_tracked, coalesce(i.lot_tracked, false) as lot_tracked,
-             coalesce(i.conversion_factor, 1) as conversion_factor, coalesce(i.standard_cost, 0) as standard_cost,
+             coalesce(x.storage_unit, '') as unit, coalesce(x.decimals, 0) as decimals,
+             coalesce(x.serial_tracked, false) as serial_tracked, coalesce(x.lot_tracked, false) as lot_tracked,
+             coalesce(x.conversion_factor, 1) as conversion_factor, coalesce(x.standard_cost, 0) as standard_cost,
              -- The statement's snapshot: what was stored before this batch.
              coalesce((select sum(ce.quantity) from count_entry ce
                        where ce.count_order_id = ${orderId} and ce.location_id = x.location_id and ce.item_id = x.item_id
                          and (ce.lot, ce.serial, ce.handling_unit, ce.owner) = (x.lot, x.serial, x.handling_unit, x.owner)), 0) as stored
       from line x
-      left join item i on i.id = x.item_id
-      left join unit u on u.code = i.storage_unit
       left join task t on t.location_id = x.location_id
       order by x.line`,
   );
