@@ -16,48 +16,59 @@ const PLAN_BATCH = 5000;
  * rewritten: the stamp below makes it read so (store/rows/state.ts).
  */
 export async function planRelease(em: Em, reconciliationId: string, checkpoint: () => void = () => {}): Promise<ReleaseResult> {
-  await refuseUndecided(em, reconciliationId);
-  await selectRowsToPlan(em, reconciliationId);
+  const decided = await refuseUndecided(em, reconciliationId);
+  const rowsToPost = await selectRowsToPlan(em, reconciliationId);
   let lastId = 0;
+  let postings = 0;
   for (;;) {
     checkpoint();
     const planned = await planBatch(em, reconciliationId, lastId);
     if (planned === undefined) break;
-    lastId = planned;
+    lastId = planned.lastId;
+    postings += planned.postings;
   }
   await affected(em, sql`update reconciliation set released_at = now() where id = ${reconciliationId}`);
   // The posting batches plan on these: fresh statistics of the postings just written (a sample, not a scan).
   await affected(em, sql`analyze posting`);
-  return releaseSummary(em, reconciliationId);
+  // Every decided row is planned or has nothing to post (a release is planned once, from review).
+  return { rowsToPost, postings, processedWithoutPosting: decided - rowsToPost };
 }
 
 /**
  * plan_row: the decided rows with something to post (a difference, or a
  * blocking counted other than the snapshot had it: exactly the rows
  * planPostings gives steps, as quantities are stored at posting precision),
- * found in one pass over the document's rows.
+ * found in one pass over the document's rows. The rows with a changed
+ * blocking are few and collected first, into a hash the pass looks up:
+ * probing the blocking table for each of a million rows cost most of the pass.
  */
-async function selectRowsToPlan(em: Em, reconciliationId: string): Promise<void> {
+async function selectRowsToPlan(em: Em, reconciliationId: string): Promise<number> {
   await affected(em, sql`
     create temp table plan_row on commit drop as
     select r.id from reconciliation_row r
     where r.reconciliation_id = ${reconciliationId} and r.state = 'counted' and r.approval in ('approved', 'not_required')
-      and (r.variance_quantity <> 0 or exists (
-        select 1 from reconciliation_row_blocking c
-        where c.row_id = r.id and c.counted_quantity is not null and c.counted_quantity <> c.snapshot_quantity))`);
+      and (r.variance_quantity <> 0 or r.id in (
+        select c.row_id from reconciliation_row_blocking c join reconciliation_row b on b.id = c.row_id
+        where b.reconciliation_id = ${reconciliationId} and c.counted_quantity is not null and c.counted_quantity <> c.snapshot_quantity))`);
   await affected(em, sql`alter table plan_row add primary key (id)`);
+  return (await one(em, sql<{ n: number }>`select count(*)::int as n from plan_row`))!.n;
 }
 
-async function refuseUndecided(em: Em, reconciliationId: string): Promise<void> {
+/**
+ * Refuses while count orders are open or rows are undecided; otherwise
+ * returns how many decided rows there are, from the same pass over the rows.
+ */
+async function refuseUndecided(em: Em, reconciliationId: string): Promise<number> {
   const open = await one(em, sql<{ n: number }>`
     select count(*)::int as n from count_order where reconciliation_id = ${reconciliationId} and status = 'open'`);
-  const blocking = await rows(em, sql<{ id: number; why: string }>`
-    select id::int, case when state = 'counted' then 'To Approve' else replace(state, '_', ' ') end as why
-    from reconciliation_row
-    where reconciliation_id = ${reconciliationId}
-      and (state in ('marked_for_recount', 'recounting') or (state = 'counted' and approval = 'to_approve'))
-    order by id limit 100`);
-  if (open!.n === 0 && blocking.length === 0) return;
+  const pass = (await one(em, sql<{ decided: number; blocking: Array<{ id: number; why: string }> | null }>`
+    select count(*) filter (where state = 'counted' and approval in ('approved', 'not_required'))::int as decided,
+           (array_agg(jsonb_build_object('id', id, 'why', case when state = 'counted' then 'To Approve' else replace(state, '_', ' ') end)
+                      order by id) filter (where state in ('marked_for_recount', 'recounting') or (state = 'counted' and approval = 'to_approve')))[1:100]
+             as blocking
+    from reconciliation_row where reconciliation_id = ${reconciliationId}`))!;
+  const blocking = pass.blocking ?? [];
+  if (open!.n === 0 && blocking.length === 0) return pass.decided;
   const list = blocking.map((b) => `${b.id} (${b.why})`).join(', ');
   throw refuse(
     'NotReleasable',
@@ -66,8 +77,8 @@ async function refuseUndecided(em: Em, reconciliationId: string): Promise<void> 
   );
 }
 
-/** Plans the postings of one batch of plan_row and marks its rows posting. Returns the last row id, or undefined when none are left. */
-async function planBatch(em: Em, reconciliationId: string, afterId: number): Promise<number | undefined> {
+/** Plans the postings of one batch of plan_row and marks its rows posting; undefined when none are left. */
+async function planBatch(em: Em, reconciliationId: string, afterId: number): Promise<{ lastId: number; postings: number } | undefined> {
   const batch = await rows(em, sql<{ id: number; difference: string; stock_position_id: number | null; blockings: BlockingCount[] }>`
     select r.id::int, r.variance_quantity as difference, r.stock_position_id::int,
            coalesce((select jsonb_agg(jsonb_build_object('reason', b.reason, 'expected', b.snapshot_quantity,
@@ -97,7 +108,7 @@ async function planBatch(em: Em, reconciliationId: string, afterId: number): Pro
       cols.to.push(step.kind === 'blocking_correction' ? step.to : null);
     });
   }
-  await affected(em, sql`
+  const postings = await affected(em, sql`
     insert into posting (key, reconciliation_id, row_id, step_index, kind, task_type, direction, quantity, reason,
                          blocked_from, blocked_to, stock_position_id, status)
     select u.key, ${reconciliationId}, u.row_id, u.step, u.kind, case when u.kind = 'transaction' then 'Count' end, u.direction,
@@ -109,15 +120,5 @@ async function planBatch(em: Em, reconciliationId: string, afterId: number): Pro
   await affected(em, sql`
     update reconciliation_row set state = 'posting', processed_at = null
     where id = any(${[...new Set(cols.row)]}::bigint[]) and state = 'counted'`);
-  return batch[batch.length - 1]!.id;
-}
-
-async function releaseSummary(em: Em, reconciliationId: string): Promise<ReleaseResult> {
-  const r = await one(em, sql<ReleaseResult>`
-    select count(*) filter (where state = 'posting')::int as "rowsToPost",
-           (select count(*)::int from posting where reconciliation_id = ${reconciliationId}) as postings,
-           -- Right after planning, a row still counted is one with nothing to post.
-           count(*) filter (where state = 'counted')::int as "processedWithoutPosting"
-    from reconciliation_row where reconciliation_id = ${reconciliationId}`);
-  return r!;
+  return { lastId: batch[batch.length - 1]!.id, postings };
 }
