@@ -247,7 +247,7 @@ async function decideOnFailed(
 export async function rowsToPost(em: Em, reconciliationId: string): Promise<number> {
   const r = await one(em, sql<{ n: number }>`
     select count(*)::int as n from reconciliation_row r
-    where r.id in (select row_id from posting where reconciliation_id = ${reconciliationId} and status = 'pending')
+    where r.id = any(array(select distinct row_id from posting where reconciliation_id = ${reconciliationId} and status = 'pending'))
       and r.state = 'posting'`);
   return r!.n;
 }
