@@ -29,6 +29,12 @@ export interface PeakRss {
   workerMb: number;
   /** All PostgreSQL processes: their private memory summed, plus shared memory once (it is mapped into each). */
   postgresMb: number;
+  /**
+   * CPU seconds (user + system) each side spent in the phase: where the two
+   * cores went. PostgreSQL's counts every process, including backends that
+   * ended (the postmaster collects their time when it reaps them).
+   */
+  cpuSeconds?: { api: number | null; worker: number; postgres: number };
 }
 
 const kbField = (status: string, field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
@@ -40,6 +46,21 @@ function statusOf(pid: number): string | undefined {
     return undefined;
   }
 }
+
+/** utime + stime, and the reaped children's cutime + cstime, in clock ticks (/proc/<pid>/stat fields 14 to 17). */
+function cpuTicks(pid: number, withReaped: boolean): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+    // After the ')' the fields start at 3 (state): utime is field 14, so index 11.
+    return f[11]! + f[12]! + (withReaped ? f[13]! + f[14]! : 0);
+  } catch {
+    return 0;
+  }
+}
+
+/** Clock ticks per second: 100 on Linux for the last decades (USER_HZ). */
+const TICKS = 100;
 
 function childrenOf(parent: number): number[] {
   const found: number[] = [];
@@ -71,8 +92,20 @@ export class RssSampler {
 
   constructor(private readonly pids: { api?: number; postgres: number }) {}
 
+  private cpuAtStart = { api: 0, worker: 0, postgres: 0 };
+
+  private cpuNow() {
+    const own = process.cpuUsage();
+    return {
+      api: this.pids.api ? cpuTicks(this.pids.api, false) : 0,
+      worker: (own.user + own.system) / 1e6,
+      postgres: cpuTicks(this.pids.postgres, true) + childrenOf(this.pids.postgres).reduce((t, pid) => t + cpuTicks(pid, false), 0),
+    };
+  }
+
   start(): void {
     this.peak = { api: 0, worker: 0, postgres: 0 };
+    this.cpuAtStart = this.cpuNow();
     this.sample();
     this.timer = setInterval(() => this.sample(), 100);
   }
@@ -81,7 +114,18 @@ export class RssSampler {
     clearInterval(this.timer);
     this.sample();
     const mb = (kb: number) => Math.round(kb / 1024);
-    return { apiMb: this.pids.api ? mb(this.peak.api) : null, workerMb: mb(this.peak.worker), postgresMb: mb(this.peak.postgres) };
+    const cpu = this.cpuNow();
+    const round = (x: number) => Math.round(x * 10) / 10;
+    return {
+      apiMb: this.pids.api ? mb(this.peak.api) : null,
+      workerMb: mb(this.peak.worker),
+      postgresMb: mb(this.peak.postgres),
+      cpuSeconds: {
+        api: this.pids.api ? round((cpu.api - this.cpuAtStart.api) / TICKS) : null,
+        worker: round(cpu.worker - this.cpuAtStart.worker),
+        postgres: round((cpu.postgres - this.cpuAtStart.postgres) / TICKS),
+      },
+    };
   }
 
   private sample(): void {

@@ -309,6 +309,8 @@ function peakOf(rss: PeakRss[]): PeakRss {
     apiMb: rss.some((r) => r.apiMb !== null) ? Math.max(...rss.map((r) => r.apiMb ?? 0)) : null,
     workerMb: Math.max(...rss.map((r) => r.workerMb)),
     postgresMb: Math.max(...rss.map((r) => r.postgresMb)),
+    // Of the last run, as the statements are.
+    cpuSeconds: rss[rss.length - 1]?.cpuSeconds,
   };
 }
 
