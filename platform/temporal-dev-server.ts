@@ -35,6 +35,28 @@ export async function startTemporalDevServer(opts: DevServerOptions): Promise<Ru
   }
 }
 
+/**
+ * Server settings Stocktake runs with, on the dev server and (the same
+ * values, held together by test/temporal-settings.test.ts) in
+ * deploy/temporal-dynamicconfig.yaml for docker-compose.
+ *
+ * history.transferProcessorMaxPollRPS: the history service reads each
+ * shard's transfer queue (an activity to dispatch, a workflow task after an
+ * activity completes) at most this often; Temporal's default of 20 per
+ * second held each such task up to 50 ms. A manager's decision is an Update
+ * with an activity, so it waited twice: measured with one client, p50 100 ms
+ * with the default against 27 ms at 1,000 (bench/open-reconciliations.ts).
+ * 200 bounds the wait at 5 ms while a busy shard still batches its reads.
+ */
+export const TEMPORAL_DYNAMIC_CONFIG: Record<string, number | string | boolean> = {
+  'history.transferProcessorMaxPollRPS': 200,
+};
+
+/** TEMPORAL_DYNAMIC_CONFIG as arguments of `temporal server start-dev` (tests start their server with them too). */
+export function dynamicConfigArgs(): string[] {
+  return Object.entries(TEMPORAL_DYNAMIC_CONFIG).flatMap(([key, value]) => ['--dynamic-config-value', `${key}=${JSON.stringify(value)}`]);
+}
+
 interface DevServerOptions {
   dbFile?: string;
   port?: number;
@@ -65,6 +87,7 @@ async function startOnce(opts: DevServerOptions): Promise<RunningTemporal> {
     restrictToOwner(opts.dbFile);
     args.push('--db-filename', opts.dbFile);
   }
+  args.push(...dynamicConfigArgs());
   if (opts.uiPort) args.push('--ui-port', String(opts.uiPort));
   else args.push('--headless');
   // The SQLite file and the -wal/-shm files SQLite keeps beside it hold every

@@ -4,6 +4,7 @@ import type { TestProject } from 'vitest/node';
 import { migrate, openOrm } from '../../db/orm';
 import { startEmbeddedPostgres } from '../../platform/embedded-postgres';
 import { findTemporalBinary } from '../../platform/temporal-binaries';
+import { dynamicConfigArgs } from '../../platform/temporal-dev-server';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflows } from '../../platform/workflow-bundle';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -58,7 +59,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // Fails (never skips) with the install hint when no binary can be had.
   const temporalTestServerPath = findTemporalBinary('test-server');
   const temporal = await TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: findTemporalBinary('cli') }, ip: '127.0.0.1', log: { level: 'warn', format: 'pretty' } },
+    server: {
+      executable: { type: 'existing-path', path: findTemporalBinary('cli') },
+      ip: '127.0.0.1',
+      log: { level: 'warn', format: 'pretty' },
+      // The settings Stocktake runs with (platform/temporal-dev-server.ts).
+      extraArgs: dynamicConfigArgs(),
+    },
   });
 
   // Bundled once per run instead of once per test file's worker, with this run's decision key compiled in.
