@@ -62,7 +62,9 @@ const stops: Array<() => Promise<unknown>> = [];
 
 /** node with tsx's loader, leading its own group (so a SIGKILL reaches the process itself); resolves once `ready` is printed. */
 function startProcess(script: string, env: Record<string, string>, ready: RegExp, timeoutMs: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  // BENCH_NODE_ARGS: node options for the API and the worker, e.g. '--cpu-prof --cpu-prof-dir=...' to see where their time goes.
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   children.push(child);
   let tail = '';
   child.stderr!.on('data', (d: Buffer) => (tail = (tail + d.toString()).slice(-4000)));
