@@ -118,11 +118,13 @@ async function storeEntries(em: Em, orderId: number, warehouse: string, s: Submi
         select c.code, (select l.id from location l where l.warehouse_code = ${warehouse} and l.code = c.code) as id
         from (select distinct location as code from e) c
       ), itm as materialized (
-        -- Probed per code with what the checks need: a join on item would hash the whole catalogue.
-        select c.code, i.id, i.storage_unit, u.decimals, i.serial_tracked, i.lot_tracked, i.conversion_factor, i.standard_cost
+        -- Probed per code, with what the checks need. OFFSET 0 keeps the planner from turning the probes into a
+        -- join, which hashed the whole item master on every request (50,000 items at a million positions).
+        select c.code, i.id, i.storage_unit, i.decimals, i.serial_tracked, i.lot_tracked, i.conversion_factor, i.standard_cost
         from (select distinct item as code from e) c
-        left join lateral (select * from item i where i.code = c.code) i on true
-        left join lateral (select decimals from unit u where u.code = i.storage_unit) u on true
+        left join lateral (
+          select i.id, i.storage_unit, u.decimals, i.serial_tracked, i.lot_tracked, i.conversion_factor, i.standard_cost
+          from item i left join unit u on u.code = i.storage_unit where i.code = c.code offset 0) i on true
       ), task as materialized (
         select distinct location_id from count_task where count_order_id = ${orderId}
       ), line as materialized (
