@@ -17,14 +17,16 @@ const PLAN_BATCH = 5000;
  */
 export async function planRelease(em: Em, reconciliationId: string, checkpoint: () => void = () => {}): Promise<ReleaseResult> {
   const decided = await refuseUndecided(em, reconciliationId);
-  const rowsToPost = await selectRowsToPlan(em, reconciliationId);
+  await selectRowsToPlan(em, reconciliationId);
   let lastId = 0;
+  let rowsToPost = 0;
   let postings = 0;
   for (;;) {
     checkpoint();
     const planned = await planBatch(em, reconciliationId, lastId);
     if (planned === undefined) break;
     lastId = planned.lastId;
+    rowsToPost += planned.rows;
     postings += planned.postings;
   }
   await affected(em, sql`update reconciliation set released_at = now() where id = ${reconciliationId}`);
@@ -42,7 +44,7 @@ export async function planRelease(em: Em, reconciliationId: string, checkpoint: 
  * blocking are few and collected first, into a hash the pass looks up:
  * probing the blocking table for each of a million rows cost most of the pass.
  */
-async function selectRowsToPlan(em: Em, reconciliationId: string): Promise<number> {
+async function selectRowsToPlan(em: Em, reconciliationId: string): Promise<void> {
   await affected(em, sql`
     create temp table plan_row on commit drop as
     select r.id from reconciliation_row r
@@ -51,7 +53,6 @@ async function selectRowsToPlan(em: Em, reconciliationId: string): Promise<numbe
         select c.row_id from reconciliation_row_blocking c join reconciliation_row b on b.id = c.row_id
         where b.reconciliation_id = ${reconciliationId} and c.counted_quantity is not null and c.counted_quantity <> c.snapshot_quantity))`);
   await affected(em, sql`alter table plan_row add primary key (id)`);
-  return (await one(em, sql<{ n: number }>`select count(*)::int as n from plan_row`))!.n;
 }
 
 /**
@@ -78,7 +79,7 @@ async function refuseUndecided(em: Em, reconciliationId: string): Promise<number
 }
 
 /** Plans the postings of one batch of plan_row and marks its rows posting; undefined when none are left. */
-async function planBatch(em: Em, reconciliationId: string, afterId: number): Promise<{ lastId: number; postings: number } | undefined> {
+async function planBatch(em: Em, reconciliationId: string, afterId: number): Promise<{ lastId: number; rows: number; postings: number } | undefined> {
   const batch = await rows(em, sql<{ id: number; difference: string; stock_position_id: number | null; blockings: BlockingCount[] }>`
     select r.id::int, r.variance_quantity as difference, r.stock_position_id::int,
            coalesce((select jsonb_agg(jsonb_build_object('reason', b.reason, 'expected', b.snapshot_quantity,
@@ -120,5 +121,5 @@ async function planBatch(em: Em, reconciliationId: string, afterId: number): Pro
   await affected(em, sql`
     update reconciliation_row set state = 'posting', processed_at = null
     where id = any(${[...new Set(cols.row)]}::bigint[]) and state = 'counted'`);
-  return { lastId: batch[batch.length - 1]!.id, postings };
+  return { lastId: batch[batch.length - 1]!.id, rows: batch.length, postings };
 }
