@@ -1,6 +1,6 @@
 import { CancelledFailure, Context } from '@temporalio/activity';
 import type { Orm } from '../db/orm';
-import { one, sql, type Em } from '../db/sql';
+import { one, sizeForBulk, sql, type Em } from '../db/sql';
 
 /** Well inside the 10 s heartbeat timeout the workflow sets, so a live step is never mistaken for a dead one. */
 const HEARTBEAT_EVERY_MS = 2_000;
@@ -20,6 +20,7 @@ export async function inStep<T>(orm: Orm, work: (em: Em, checkpoint: () => void)
     if (cancelled !== undefined) throw cancelled;
   };
   return orm.em.fork().transactional(async (em) => {
+    await sizeForBulk(em);
     if (!ctx) return work(em, checkpoint);
     const backend = (await one(em, sql<{ pid: number }>`select pg_backend_pid() as pid`))!.pid;
     const beat = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);

@@ -6,7 +6,7 @@ import { serve } from '@hono/node-server';
 import type { Client } from '@temporalio/client';
 import { createApp } from '../api/app';
 import { migrate, openOrm } from '../db/orm';
-import { affected, one, sql } from '../db/sql';
+import { affected, one, sizeForBulk, sql } from '../db/sql';
 import { freePort } from '../platform/free-port';
 import { startEmbeddedPostgres } from '../platform/embedded-postgres';
 import { upsertUser } from '../store/users';
@@ -98,6 +98,8 @@ try {
     join zone z2 on z2.warehouse_code = 'BASE' and z2.code = z.code where l.warehouse_code = 'BENCH'`);
   const b0 = performance.now();
   await em.transactional(async (tx) => {
+    // The memory Stocktake's load gives its statements (store/imports/load.ts).
+    await sizeForBulk(tx);
     await affected(tx, sql`
       create temp table base_position on commit drop as
       with p as (

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { createActivities } from '../activities';
 import { migrate, openOrm } from '../db/orm';
 import { seedDemoWarehouse } from '../db/seed';
-import { rows, sql, type Em } from '../db/sql';
+import { rows, sizeForBulk, sql, type Em } from '../db/sql';
 import { assignCountOrder, completeCountOrder } from '../store/count-orders';
 import { POSTING_BATCH_ROWS } from '../store/release/post';
 import { createReconciliation } from '../store/reconciliations';
@@ -115,7 +115,12 @@ try {
     const next = (to: 'ready' | 'counting' | 'review' | 'releasing' | 'released') => ({ seq: ++seq, to });
     let orderIds: number[] = [];
     let prepared: Prepared | undefined;
-    const inBaseline = (step: (em: Em, id: string) => Promise<void>) => () => orm.em.fork().transactional((em) => step(em, bid));
+    // The same memory for sorts and hashes as Stocktake's steps (activities/step.ts), so the ratio compares statements, not settings.
+    const inBaseline = (step: (em: Em, id: string) => Promise<void>) => () =>
+      orm.em.fork().transactional(async (em) => {
+        await sizeForBulk(em);
+        await step(em, bid);
+      });
 
     const stocktake: Record<Phase, () => Promise<string>> = {
       snapshot: async () => `${(await acts.generateSnapshot({ reconciliationId: rid, transition: next('ready') })).outcome.rows} rows`,

@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { migrate, openOrm, type Orm } from '../db/orm';
-import { affected, one, sql, type Em } from '../db/sql';
+import { affected, one, sizeForBulk, sql, type Em } from '../db/sql';
 import { compareSources, type CompareResult } from '../store/system-reconciliation/compare';
 
 /**
@@ -174,6 +174,8 @@ async function timedOnFreshBackend<T>(url: string, work: (em: Em) => Promise<T>)
   try {
     return await orm.em.fork().transactional(async (em) => {
       const pid = (await one(em, sql<{ pid: number }>`select pg_backend_pid() as pid`))!.pid;
+      // As in Stocktake's steps (activities/step.ts), for both sides.
+      await sizeForBulk(em);
       let withWorkers = 0;
       const sample = () => {
         withWorkers = Math.max(withWorkers, rssKbOf(pid, 'VmRSS') + parallelWorkersOf(pid).reduce((sum, w) => sum + rssKbOf(w, 'VmRSS'), 0));

@@ -1,4 +1,5 @@
 import type { Orm } from './orm';
+import { sizeForBulk } from './sql';
 
 /**
  * Demo data: one warehouse with zones, locations, items (shared item master),
@@ -260,7 +261,7 @@ export async function seedDemoWarehouse(orm: Orm, opts: SeedOptions): Promise<Se
     if (claimed.length === 0) return undefined;
 
     await em.execute(`set local synchronous_commit = off`);
-    await em.execute(`set local work_mem = '64MB'`);
+    await sizeForBulk(em);
 
     await em.execute(st.items.sql, st.items.params);
     const zoneRows = await em.execute<Row[]>(st.zones.sql, st.zones.params);

@@ -1,4 +1,4 @@
-import { affected, one, rows, sql, type Em } from '../../db/sql';
+import { affected, one, rows, sizeForBulk, sql, type Em } from '../../db/sql';
 import { audit } from '../audit';
 import { refuse } from '../refusal';
 import type { ImportKind, KindSpec, LineProblem, ParsedLine, RowOf } from './kinds';
@@ -70,7 +70,7 @@ export async function applyImport<K extends ImportKind>(em: Em, req: ImportReque
       throw refuse('ImportIdReused', `Import-Id ${req.importId} was already used for another load (another kind, body or sender); a new load needs a new Import-Id`);
     }
 
-    await affected(tx, sql`set local work_mem = '64MB'`);
+    await sizeForBulk(tx);
     await affected(tx, sql`create temp table import_problem (id int generated always as identity, line int not null, problem text not null) on commit drop`);
     for (const ddl of spec.staging) await affected(tx, ddl);
 

@@ -1,8 +1,6 @@
-import { affected, rows, sql, type Em } from '../../db/sql';
-import { judgeVariance, ruleForItem, type TolerancePolicy } from '../../domain/tolerance';
-import { computeVariance } from '../../domain/variance';
-
-const VERDICT_BATCH = 5000;
+import { affected, one, sql, type Em } from '../../db/sql';
+import type { TolerancePolicy } from '../../domain/tolerance';
+import { createToleranceRules, varianceJoins } from './variance-sql';
 
 export interface PopulateResult {
   round: number;
@@ -15,7 +13,7 @@ export interface PopulateResult {
  * Populate Counted Quantities for one round. The caller runs it in one
  * transaction under the document lock, so a retry either sees nothing done
  * or everything done (it re-derives the same values from the same, by now
- * closed, count entries). `checkpoint` is called between batches and throws
+ * closed, count entries). `checkpoint` is called between statements and throws
  * when the step was cancelled.
  *
  * Semantics: entries for one stock position in one round add up (a device may
@@ -38,9 +36,8 @@ export async function populateRound(
   checkpoint();
   await computeRoundResults(em, r.snapshotAt);
   checkpoint();
-  const toApprove = await judgeRoundRows(em, r.tolerance, checkpoint);
-  await affected(em, sql`analyze round_verdict`);
-  const rowsCounted = await writeRoundResults(em, r.reconciliationId, r.round);
+  await createToleranceRules(em, r.tolerance);
+  const { rowsCounted, toApprove } = await writeRoundResults(em, r.reconciliationId, r.round);
   await writeCountedBlockings(em);
   // Approval and variance just changed for every decided row: the review's filters plan on these statistics.
   await affected(em, sql`analyze reconciliation_row`);
@@ -132,9 +129,8 @@ async function selectRoundRows(em: Em, reconciliationId: string, round: number):
 
 /**
  * round_result: per decided row, the count, the frozen book quantity and the
- * item data the verdict needs. Narrow temp tables, so the verdict batches
- * append to round_verdict (an insert, never an update of a row written
- * before) and the wide reconciliation_row is updated once per row.
+ * item data the verdict needs, in a narrow temp table, so the wide
+ * reconciliation_row is updated once per row.
  *
  * The frozen book quantity adds the position's movements since the
  * snapshot. Those are few beside the rows (a count freezes the book for
@@ -172,12 +168,14 @@ async function computeRoundResults(em: Em, snapshotAt: string): Promise<void> {
 }
 
 /**
- * The row carries its latest count; row_count keeps the counts a recount
- * superseded, archived here before the row takes the new one. A first count
- * archives nothing, so the initial round writes the million rows once, not
- * twice (the row detail reads both, store/rows/queries.ts rowDetail).
+ * The row carries its latest count, its variance and its verdict, judged in
+ * the same statement by the domain's rules in SQL (./variance-sql). row_count
+ * keeps the counts a recount superseded, archived here before the row takes
+ * the new one. A first count archives nothing, so the initial round writes
+ * the million rows once, not twice (the row detail reads both,
+ * store/rows/queries.ts rowDetail).
  */
-async function writeRoundResults(em: Em, reconciliationId: string, round: number): Promise<number> {
+async function writeRoundResults(em: Em, reconciliationId: string, round: number): Promise<{ rowsCounted: number; toApprove: number }> {
   if (round > 0) {
     await affected(
       em,
@@ -189,20 +187,24 @@ async function writeRoundResults(em: Em, reconciliationId: string, round: number
         on conflict (row_id, round) do nothing`,
     );
   }
-  const n = await affected(
+  const written = await one(
     em,
-    sql`
-      update reconciliation_row r set
-        state = 'counted', counted_round = ${round},
-        counted_quantity = x.counted, expected_quantity = x.expected,
-        counted_at = x.counted_at, counted_by = x.counted_by, moved_after_snapshot = x.moved,
-        variance_quantity = v.variance_quantity, variance_inventory_quantity = v.variance_inventory_quantity,
-        variance_value = v.variance_value, approval = v.approval,
-        approved_by = null, approved_at = null
-      from round_result x join round_verdict v on v.row_id = x.row_id
-      where r.id = x.row_id and r.reconciliation_id = ${reconciliationId}`,
+    sql<{ rowsCounted: number; toApprove: number }>`
+      with written as (
+        update reconciliation_row r set
+          state = 'counted', counted_round = ${round},
+          counted_quantity = x.counted, expected_quantity = x.expected,
+          counted_at = x.counted_at, counted_by = x.counted_by, moved_after_snapshot = x.moved,
+          variance_quantity = v.quantity, variance_inventory_quantity = v.inventory_quantity,
+          variance_value = v.value, approval = v.approval,
+          approved_by = null, approved_at = null
+        from round_result x ${varianceJoins('x')}
+        where r.id = x.row_id and r.reconciliation_id = ${reconciliationId}
+        returning r.approval
+      )
+      select count(*)::int as "rowsCounted", (count(*) filter (where approval = 'to_approve'))::int as "toApprove" from written`,
   );
-  return n;
+  return written!;
 }
 
 /**
@@ -217,18 +219,18 @@ async function writeCountedBlockings(em: Em): Promise<void> {
   await affected(
     em,
     sql`update reconciliation_row_blocking b
-        set counted_quantity = least(b.snapshot_quantity, greatest(0, r.counted_quantity - coalesce((
+        set counted_quantity = least(b.snapshot_quantity, greatest(0, x.counted - coalesce((
               select sum(o.snapshot_quantity) from reconciliation_row_blocking o
               where o.row_id = b.row_id and o.reason collate "C" < b.reason collate "C"), 0))),
-            implied = r.counted_quantity < (select sum(o.snapshot_quantity) from reconciliation_row_blocking o where o.row_id = b.row_id)
-        from round_row rr join reconciliation_row r on r.id = rr.row_id
-        where b.row_id = rr.row_id`,
+            implied = x.counted < (select sum(o.snapshot_quantity) from reconciliation_row_blocking o where o.row_id = b.row_id)
+        from round_result x
+        where b.row_id = x.row_id`,
   );
   await affected(
     em,
     sql`
       update reconciliation_row_blocking b set counted_quantity = 0, implied = false
-      from round_row rr
+      from round_result rr
       join reconciliation_row r on r.id = rr.row_id
       join round_count c on c.blocked_reported
         and (c.location_id, c.item_id, c.lot, c.serial, c.handling_unit, c.owner)
@@ -240,65 +242,11 @@ async function writeCountedBlockings(em: Em): Promise<void> {
     sql`
       insert into reconciliation_row_blocking (row_id, reason, snapshot_quantity, counted_quantity)
       select r.id, rb.reason, 0, rb.quantity
-      from round_row rr
+      from round_result rr
       join reconciliation_row r on r.id = rr.row_id
       join round_blocked rb
         on (rb.location_id, rb.item_id, rb.lot, rb.serial, rb.handling_unit, rb.owner)
          = (r.location_id, r.item_id, r.lot, r.serial, r.handling_unit, r.owner)
       on conflict (row_id, reason) do update set counted_quantity = excluded.counted_quantity`,
   );
-}
-
-/**
- * Variance and tolerance verdict per row come from the pure domain rules (the
- * same code the unit tests pin down), applied in batches: one SELECT and one
- * UPDATE per batch, never a statement per row.
- */
-async function judgeRoundRows(em: Em, tolerance: TolerancePolicy, checkpoint: () => void): Promise<number> {
-  await affected(em, sql`
-    create temp table round_verdict (row_id bigint primary key, variance_quantity numeric, variance_inventory_quantity numeric,
-                                     variance_value numeric, approval text) on commit drop`);
-  let lastId = 0;
-  let toApprove = 0;
-  for (;;) {
-    checkpoint();
-    const batch = await rows(
-      em,
-      sql<{ id: string; expected: string; counted: string; item_code: string; conversion_factor: string; standard_cost: string }>`
-        select row_id as id, expected, counted, item_code, conversion_factor, standard_cost
-        from round_result where row_id > ${lastId} order by row_id limit ${VERDICT_BATCH}`,
-    );
-    if (batch.length === 0) return toApprove;
-    const ids: string[] = [];
-    const qty: number[] = [];
-    const invQty: number[] = [];
-    const value: number[] = [];
-    const approval: string[] = [];
-    for (const row of batch) {
-      const expected = Number(row.expected);
-      const v = computeVariance({
-        expected,
-        counted: Number(row.counted),
-        conversionFactor: Number(row.conversion_factor),
-        standardCost: Number(row.standard_cost),
-      });
-      const verdict = judgeVariance(
-        { expected, variance: v.quantity, varianceValue: v.value },
-        ruleForItem(tolerance, row.item_code),
-      );
-      if (verdict === 'to_approve') toApprove++;
-      ids.push(row.id);
-      qty.push(v.quantity);
-      invQty.push(v.inventoryQuantity);
-      value.push(v.value);
-      approval.push(verdict);
-    }
-    await affected(
-      em,
-      sql`
-        insert into round_verdict (row_id, variance_quantity, variance_inventory_quantity, variance_value, approval)
-        select * from unnest(${ids}::bigint[], ${qty}::numeric[], ${invQty}::numeric[], ${value}::numeric[], ${approval}::text[])`,
-    );
-    lastId = Number(batch[batch.length - 1]!.id);
-  }
 }
