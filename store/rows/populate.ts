@@ -1,3 +1,4 @@
+import type { RawBuilder } from 'kysely';
 import { affected, one, sql, type Em } from '../../db/sql';
 import type { TolerancePolicy } from '../../domain/tolerance';
 import { createToleranceRules, varianceJoins } from './variance-sql';
@@ -29,12 +30,13 @@ export async function populateRound(
   checkpoint: () => void = () => {},
 ): Promise<PopulateResult> {
   await aggregateRoundCounts(em, r.reconciliationId, r.round);
-  const foundRows = await insertFoundRows(em, r.reconciliationId);
   await selectRoundRows(em, r.reconciliationId, r.round);
   // Temp tables have no statistics until analysed; without them the planner guesses badly at 10^5+ rows.
   for (const table of ['round_count', 'round_blocked', 'round_row']) await affected(em, sql`analyze ${sql.table(table)}`);
   checkpoint();
-  await computeRoundResults(em, r.snapshotAt);
+  await affected(em, sql`create temp table round_result on commit drop as ${resultsOf(sql`round_row`)}`);
+  const foundRows = await addFoundRows(em, r.reconciliationId);
+  await freezeBookQuantities(em, r.snapshotAt);
   checkpoint();
   await createToleranceRules(em, r.tolerance);
   const { rowsCounted, toApprove } = await writeRoundResults(em, r.reconciliationId, r.round);
@@ -72,10 +74,48 @@ async function aggregateRoundCounts(em: Em, reconciliationId: string, round: num
   );
 }
 
-/** Stock found that the snapshot did not expect becomes a row with expected 0. */
-async function insertFoundRows(em: Em, reconciliationId: string): Promise<number> {
+/**
+ * round_row: every row this round decides (found stock is added later), with
+ * the fallback count time (order completion) when no entry exists. A round
+ * has one task per location (initial count) or per row (recount)
+ * (store/count-orders.ts), so each row comes once; the unique index on
+ * round_result (row_id) would fail the step if that ever changed.
+ */
+async function selectRoundRows(em: Em, reconciliationId: string, round: number): Promise<void> {
+  await affected(
+    em,
+    sql`
+      create temp table round_row on commit drop as
+        -- Location tasks (initial count) decide every row awaiting count in their location ...
+        select r.id as row_id, o.completed_at, o.completed_by
+        from count_order o
+        join count_task t on t.count_order_id = o.id and t.row_id is null
+        join reconciliation_row r on r.reconciliation_id = o.reconciliation_id and r.location_id = t.location_id
+        where o.reconciliation_id = ${reconciliationId} and o.round = ${round} and o.status = 'complete'
+          and r.state = 'awaiting_count'
+        union all
+        -- ... product tasks (recount) decide exactly their row.
+        select r.id, o.completed_at, o.completed_by
+        from count_order o
+        join count_task t on t.count_order_id = o.id
+        join reconciliation_row r on r.id = t.row_id
+        where o.reconciliation_id = ${reconciliationId} and o.round = ${round} and o.status = 'complete'
+          and r.state = 'recounting'`,
+  );
+}
+
+/**
+ * Stock found that the snapshot did not expect becomes a row with expected 0,
+ * decided in this round. An entry that met a decided row is not found stock,
+ * so when every entry met one (the usual count) the search among all the
+ * document's rows is skipped.
+ */
+async function addFoundRows(em: Em, reconciliationId: string): Promise<number> {
+  const unmatched = await one(em, sql<{ n: number }>`
+    select ((select count(*) from round_count) - (select count(*) from round_result where has_entry))::int as n`);
+  if (unmatched!.n === 0) return 0;
   await affected(em, sql`create temp table found_row (row_id bigint primary key) on commit drop`);
-  return affected(
+  const found = await affected(
     em,
     sql`
       with inserted as (
@@ -96,63 +136,40 @@ async function insertFoundRows(em: Em, reconciliationId: string): Promise<number
       )
       insert into found_row select id from inserted`,
   );
-}
-
-/** round_row: every row this round decides, with the fallback count time (order completion) when no entry exists. */
-async function selectRoundRows(em: Em, reconciliationId: string, round: number): Promise<void> {
-  await affected(
-    em,
-    sql`
-      create temp table round_row on commit drop as
-      with decided as (
-        -- Location tasks (initial count) decide every row awaiting count in their location ...
-        select r.id as row_id, o.completed_at, o.completed_by
-        from count_order o
-        join count_task t on t.count_order_id = o.id and t.row_id is null
-        join reconciliation_row r on r.reconciliation_id = o.reconciliation_id and r.location_id = t.location_id
-        where o.reconciliation_id = ${reconciliationId} and o.round = ${round} and o.status = 'complete'
-          and r.state = 'awaiting_count'
-        union all
-        -- ... product tasks (recount) decide exactly their row.
-        select r.id, o.completed_at, o.completed_by
-        from count_order o
-        join count_task t on t.count_order_id = o.id
-        join reconciliation_row r on r.id = t.row_id
-        where o.reconciliation_id = ${reconciliationId} and o.round = ${round} and o.status = 'complete'
-          and r.state = 'recounting'
-      )
-      select row_id, max(completed_at) as completed_at, max(completed_by) as completed_by from decided group by row_id
-      union all
-      select f.row_id, now(), null from found_row f`,
-  );
+  if (found > 0) {
+    await affected(em, sql`insert into round_result ${resultsOf(sql`(select row_id, now() as completed_at, null::text as completed_by from found_row)`)}`);
+  }
+  return found;
 }
 
 /**
  * round_result: per decided row, the count, the frozen book quantity and the
  * item data the verdict needs, in a narrow temp table, so the wide
- * reconciliation_row is updated once per row.
- *
+ * reconciliation_row is updated once per row. `decided` gives row_id and the
+ * fallback count time and counter (the order's completion) for a row no
+ * entry met.
+ */
+function resultsOf(decided: RawBuilder<unknown>) {
+  return sql`
+    select rr.row_id, r.stock_position_id, coalesce(c.quantity, 0) as counted, coalesce(c.counted_at, rr.completed_at) as counted_at,
+           coalesce(c.counted_by, rr.completed_by) as counted_by, r.snapshot_quantity as expected, false as moved,
+           i.code as item_code, i.conversion_factor, i.standard_cost, c.location_id is not null as has_entry
+    from ${decided} rr
+    join reconciliation_row r on r.id = rr.row_id
+    join item i on i.id = r.item_id
+    left join round_count c
+      on (c.location_id, c.item_id, c.lot, c.serial, c.handling_unit, c.owner)
+       = (r.location_id, r.item_id, r.lot, r.serial, r.handling_unit, r.owner)`;
+}
+
+/**
  * The frozen book quantity adds the position's movements since the
  * snapshot. Those are few beside the rows (a count freezes the book for
  * days, not years), so they are read once, through the BRIN index on the
  * time movements are appended in (migration 0009), and joined by hash,
  * rather than probed for each of a million rows.
  */
-async function computeRoundResults(em: Em, snapshotAt: string): Promise<void> {
-  await affected(
-    em,
-    sql`
-      create temp table round_result on commit drop as
-      select rr.row_id, r.stock_position_id, coalesce(c.quantity, 0) as counted, coalesce(c.counted_at, rr.completed_at) as counted_at,
-             coalesce(c.counted_by, rr.completed_by) as counted_by, r.snapshot_quantity as expected, false as moved,
-             i.code as item_code, i.conversion_factor, i.standard_cost
-      from round_row rr
-      join reconciliation_row r on r.id = rr.row_id
-      join item i on i.id = r.item_id
-      left join round_count c
-        on (c.location_id, c.item_id, c.lot, c.serial, c.handling_unit, c.owner)
-         = (r.location_id, r.item_id, r.lot, r.serial, r.handling_unit, r.owner)`,
-  );
+async function freezeBookQuantities(em: Em, snapshotAt: string): Promise<void> {
   await affected(em, sql`
     create temp table round_moved on commit drop as
     select stock_position_id, occurred_at, quantity from movement where occurred_at > ${snapshotAt}::timestamptz`);
