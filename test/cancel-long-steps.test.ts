@@ -1,4 +1,5 @@
 import './support/small-posting-batches';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { seedDemoWarehouse } from '../db/seed';
 import { one, rows, sql } from '../db/sql';
@@ -74,11 +75,25 @@ describe('cancel of long steps', () => {
       from reconciliation_row r join location l on l.id = r.location_id join item i on i.id = r.item_id
       where r.reconciliation_id = ${rec.id} order by r.id limit 20`);
     expect((await f.submit(order!.id, 'some', entries)).status).toBe(201);
-    await f.complete(order!.id);
-    await f.waitFor(rec.id, 'populating', undefined, 60_000);
-    await activityRunning(stack, rec.workflowId, 'populateCountedQuantities');
+    // Populate of 150,000 rows takes about a second: it would often finish before a cancel reached it. A lock held
+    // here stops it at the movements (it reads them after deciding every row), so the cancel meets it inside a statement.
+    const holder = new pg.Client({ connectionString: stack.db.url });
+    await holder.connect();
+    await holder.query('begin');
+    await holder.query('lock table movement in access exclusive mode');
+    let result: Awaited<ReturnType<typeof cancel>>;
+    try {
+      await f.complete(order!.id);
+      await f.waitFor(rec.id, 'populating', undefined, 60_000);
+      await activityRunning(stack, rec.workflowId, 'populateCountedQuantities');
+      await eventually(async () => (await holder.query(`select 1 from pg_locks where relation = 'movement'::regclass and not granted`)).rowCount ? true : undefined,
+        'populate to wait for the movements', 60_000);
+      result = await cancel(rec.id, 'populating');
+    } finally {
+      await holder.query('rollback');
+      await holder.end();
+    }
 
-    const result = await cancel(rec.id, 'populating');
     expect(result).toMatchObject({ status: 'cancelled', cancelledWhile: 'populating', countOrdersCancelled: 0, postingsDone: 0, adjustmentOrder: null });
     expect((await f.progress(rec.id))!.status).toBe('cancelled');
     expect((await storedStatus(stack, rec.id)).status).toBe('cancelled');

@@ -17,16 +17,15 @@ const PLAN_BATCH = 5000;
  */
 export async function planRelease(em: Em, reconciliationId: string, checkpoint: () => void = () => {}): Promise<ReleaseResult> {
   const decided = await refuseUndecided(em, reconciliationId);
-  await selectRowsToPlan(em, reconciliationId);
+  const rowsToPost = await selectRowsToPlan(em, reconciliationId);
+  checkpoint();
+  let postings = await markRowsAndPlanTransactions(em, reconciliationId);
   let lastId = 0;
-  let rowsToPost = 0;
-  let postings = 0;
   for (;;) {
     checkpoint();
     const planned = await planBatch(em, reconciliationId, lastId);
     if (planned === undefined) break;
     lastId = planned.lastId;
-    rowsToPost += planned.rows;
     postings += planned.postings;
   }
   await affected(em, sql`update reconciliation set released_at = now() where id = ${reconciliationId}`);
@@ -44,15 +43,44 @@ export async function planRelease(em: Em, reconciliationId: string, checkpoint: 
  * blocking are few and collected first, into a hash the pass looks up:
  * probing the blocking table for each of a million rows cost most of the pass.
  */
-async function selectRowsToPlan(em: Em, reconciliationId: string): Promise<void> {
+async function selectRowsToPlan(em: Em, reconciliationId: string): Promise<number> {
   await affected(em, sql`
     create temp table plan_row on commit drop as
-    select r.id from reconciliation_row r
+    with blocking_changed as (
+      select distinct c.row_id from reconciliation_row_blocking c join reconciliation_row b on b.id = c.row_id
+      where b.reconciliation_id = ${reconciliationId} and c.counted_quantity is not null and c.counted_quantity <> c.snapshot_quantity)
+    select r.id, c.row_id is not null as blocking_changed
+    from reconciliation_row r left join blocking_changed c on c.row_id = r.id
     where r.reconciliation_id = ${reconciliationId} and r.state = 'counted' and r.approval in ('approved', 'not_required')
-      and (r.variance_quantity <> 0 or r.id in (
-        select c.row_id from reconciliation_row_blocking c join reconciliation_row b on b.id = c.row_id
-        where b.reconciliation_id = ${reconciliationId} and c.counted_quantity is not null and c.counted_quantity <> c.snapshot_quantity))`);
+      and (r.variance_quantity <> 0 or c.row_id is not null)`);
   await affected(em, sql`alter table plan_row add primary key (id)`);
+  // CREATE TABLE AS reports no row count to the driver.
+  return (await one(em, sql<{ n: number }>`select count(*)::int as n from plan_row`))!.n;
+}
+
+/**
+ * Marks every row of plan_row posting, and plans the rows whose blockings
+ * stay as they were, in the same statement (one pass over the rows). Such a
+ * row posts one step, its difference as a Count transaction: IN or OUT by
+ * its sign, the magnitude as quantity (domain/posting-order.ts planPostings),
+ * under step 0's key (postingKey; row ids are digits and the reconciliation
+ * id is escaped as there). They are nearly all rows, hence SQL;
+ * test/release-plan-sql.test.ts holds it to the domain's rules.
+ */
+async function markRowsAndPlanTransactions(em: Em, reconciliationId: string): Promise<number> {
+  return affected(em, sql`
+    with marked as (
+      update reconciliation_row r set state = 'posting', processed_at = null
+      from plan_row p where r.id = p.id and r.state = 'counted'
+      returning r.id, r.variance_quantity, r.stock_position_id, p.blocking_changed)
+    insert into posting (key, reconciliation_id, row_id, step_index, kind, task_type, direction, quantity, reason,
+                         blocked_from, blocked_to, stock_position_id, status)
+    select ${encodeURIComponent(reconciliationId)} || ':' || m.id || ':0:transaction', ${reconciliationId}, m.id, 0, 'transaction', 'Count',
+           case when v.quantity > 0 then 'IN' else 'OUT' end, abs(v.quantity), null, null, null, m.stock_position_id, 'pending'
+    from marked m
+    cross join lateral (select round(m.variance_quantity, 4) as quantity) v
+    where not m.blocking_changed and v.quantity <> 0
+    on conflict (key) do nothing`);
 }
 
 /**
@@ -78,14 +106,14 @@ async function refuseUndecided(em: Em, reconciliationId: string): Promise<number
   );
 }
 
-/** Plans the postings of one batch of plan_row and marks its rows posting; undefined when none are left. */
-async function planBatch(em: Em, reconciliationId: string, afterId: number): Promise<{ lastId: number; rows: number; postings: number } | undefined> {
+/** Plans the postings of one batch of the rows whose blockings changed (few), by the domain's rules; undefined when none are left. */
+async function planBatch(em: Em, reconciliationId: string, afterId: number): Promise<{ lastId: number; postings: number } | undefined> {
   const batch = await rows(em, sql<{ id: number; difference: string; stock_position_id: number | null; blockings: BlockingCount[] }>`
     select r.id::int, r.variance_quantity as difference, r.stock_position_id::int,
            coalesce((select jsonb_agg(jsonb_build_object('reason', b.reason, 'expected', b.snapshot_quantity,
                                                          'counted', coalesce(b.counted_quantity, b.snapshot_quantity)))
                      from reconciliation_row_blocking b where b.row_id = r.id), '[]') as blockings
-    from (select id from plan_row where id > ${afterId} order by id limit ${PLAN_BATCH}) p
+    from (select id from plan_row where blocking_changed and id > ${afterId} order by id limit ${PLAN_BATCH}) p
     join reconciliation_row r on r.id = p.id
     order by r.id`);
   if (batch.length === 0) return undefined;
@@ -118,8 +146,5 @@ async function planBatch(em: Em, reconciliationId: string, afterId: number): Pro
                 ${cols.quantity}::numeric[], ${cols.reason}::text[], ${cols.from}::numeric[], ${cols.to}::numeric[], ${cols.position}::bigint[])
       as u(key, row_id, step, kind, direction, quantity, reason, blocked_from, blocked_to, position)
     on conflict (key) do nothing`);
-  await affected(em, sql`
-    update reconciliation_row set state = 'posting', processed_at = null
-    where id = any(${[...new Set(cols.row)]}::bigint[]) and state = 'counted'`);
-  return { lastId: batch[batch.length - 1]!.id, rows: batch.length, postings };
+  return { lastId: batch[batch.length - 1]!.id, postings };
 }
