@@ -8,9 +8,12 @@ import { isEmptySelection, rowPredicate } from '../rows/filter';
 /**
  * Rows per posting transaction; the crash tests lower it to widen the window
  * for a kill. Every batch pays a fixed cost (its statements, its progress
- * record, a durable commit): at 500 rows that was most of the release's time.
+ * record, a durable commit): at 500 rows that was most of the release's time,
+ * and 20,000 rather than 5,000 took a million-row release's posting from 7.4
+ * to 6.9 s. A batch of 20,000 takes about 1.5 s: the granularity of a cancel
+ * and what a crashed worker's retry does again.
  */
-export const POSTING_BATCH_ROWS = Number(process.env.POSTING_BATCH_ROWS || 5000);
+export const POSTING_BATCH_ROWS = Number(process.env.POSTING_BATCH_ROWS || 20_000);
 
 /**
  * Release, second half: carry out the planned postings, one batch of rows
@@ -40,10 +43,12 @@ export async function postBatch(em: Em, reconciliationId: string, afterId: numbe
     from reconciliation where id = ${reconciliationId}`))!;
   await createFoundPositions(em, ids, rec.warehouse);
   const failed = await failUnpostable(em, ids);
-  const maxStep = (await one(em, sql<{ n: number | null }>`select max(step_index) as n from posting where row_id = any(${ids}::bigint[])`))!.n ?? -1;
-  for (let step = 0; step <= maxStep; step++) {
-    await postTransactions(em, ids, step, rec);
-    await postBlockingCorrections(em, ids, step, rec.actor, reconciliationId);
+  // Only the steps the batch has: most rows post one transaction, and a statement that finds nothing still costs a pass.
+  const steps = await rows(em, sql<{ step: number; kind: 'transaction' | 'blocking_correction' }>`
+    select distinct step_index as step, kind from posting where row_id = any(${ids}::bigint[]) and status = 'pending' order by 1, 2 desc`);
+  for (const { step, kind } of steps) {
+    if (kind === 'transaction') await postTransactions(em, ids, step, rec);
+    else await postBlockingCorrections(em, ids, step, rec.actor, reconciliationId);
   }
   await affected(em, sql`
     update reconciliation_row r set state = 'processed', processed_at = now()
