@@ -60,7 +60,9 @@ async function selectRowsToPlan(em: Em, reconciliationId: string): Promise<numbe
 
 /**
  * Marks every row of plan_row posting, and plans the rows whose blockings
- * stay as they were, in the same statement (one pass over the rows). Such a
+ * stay as they were, in the same statement. The rows are found by index
+ * (`= any(array)`): a join let the planner scan the whole table, every
+ * document's rows, to update a tenth of one document's. Such a
  * row posts one step, its difference as a Count transaction: IN or OUT by
  * its sign, the magnitude as quantity (domain/posting-order.ts planPostings),
  * under step 0's key (postingKey; row ids are digits and the reconciliation
@@ -71,15 +73,16 @@ async function markRowsAndPlanTransactions(em: Em, reconciliationId: string): Pr
   return affected(em, sql`
     with marked as (
       update reconciliation_row r set state = 'posting', processed_at = null
-      from plan_row p where r.id = p.id and r.state = 'counted'
-      returning r.id, r.variance_quantity, r.stock_position_id, p.blocking_changed)
+      where r.id = any(array(select id from plan_row order by id)) and r.state = 'counted'
+      returning r.id, r.variance_quantity, r.stock_position_id)
     insert into posting (key, reconciliation_id, row_id, step_index, kind, task_type, direction, quantity, reason,
                          blocked_from, blocked_to, stock_position_id, status)
     select ${encodeURIComponent(reconciliationId)} || ':' || m.id || ':0:transaction', ${reconciliationId}, m.id, 0, 'transaction', 'Count',
            case when v.quantity > 0 then 'IN' else 'OUT' end, abs(v.quantity), null, null, null, m.stock_position_id, 'pending'
     from marked m
+    join plan_row p on p.id = m.id
     cross join lateral (select round(m.variance_quantity, 4) as quantity) v
-    where not m.blocking_changed and v.quantity <> 0
+    where not p.blocking_changed and v.quantity <> 0
     on conflict (key) do nothing`);
 }
 
