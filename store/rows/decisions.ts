@@ -28,7 +28,7 @@ export async function markForRecount(em: Em, rec: LockedReconciliation, reconcil
  * a row they counted in its deciding round (segregation of duties).
  */
 export async function approveRows(em: Em, rec: LockedReconciliation, reconciliationId: string, selection: RowSelection, by: DecisionBy): Promise<RowsChanged> {
-  await refuseIneligible(em, reconciliationId, selection, [
+  const rules: EligibilityRule[] = [
     { eligible: sql`r.state = 'counted' and r.approval in ('to_approve', 'approved')`, rule: 'only counted rows that are To Approve can be approved' },
     ownCountsRule(by.user, 'approve'),
     ...(by.role === 'senior_manager' ? [] : [{
@@ -36,21 +36,35 @@ export async function approveRows(em: Em, rec: LockedReconciliation, reconciliat
       rule: `a manager approves variances up to ${Number(rec.managerApprovalLimit)} in value; these need a senior manager`,
       failureType: 'ApprovalLimitExceeded' as const,
     }]),
-  ]);
-  const n = await affected(
+  ];
+  if (isEmptySelection(selection)) throw refuse('NoRowsSelected', 'select rows by rowIds or a filter');
+  // One pass over the document's rows: the selection is read once, judged, and approved only if every rule holds
+  // (approval by filter selects among a million rows, and a pass to judge then one to change cost two scans).
+  const r = (await one(
     em,
-    sql`with approved as (
-          update reconciliation_row r set approval = 'approved', approved_by = ${by.user}, approved_at = now()
-          where ${rowPredicate(reconciliationId, selection)} and r.approval = 'to_approve'
-          returning r.id, r.variance_quantity, r.variance_value)
+    sql<Judged & { approved: number }>`
+      with selected as materialized (
+        select r.id, r.state, r.approval, r.counted_by, r.variance_quantity, r.variance_value
+        from reconciliation_row r where ${rowPredicate(reconciliationId, selection)}
+      ), judged as (
+        select ${judgement(reconciliationId, selection, rules)} from selected r
+      ), approved as (
+        update reconciliation_row r set approval = 'approved', approved_by = ${by.user}, approved_at = now()
+        where r.id = any(array(select id from selected where approval = 'to_approve' order by id))
+          and (select ${allEligible(rules)} from judged r)
+        returning r.id, r.variance_quantity, r.variance_value
+      ), audited as (
         ${auditFrom(sql`
           select ${reconciliationId}::uuid, ${by.user}, 'row_approved', 'row ' || id,
                  jsonb_build_object('approval', 'to_approve'),
                  jsonb_build_object('approval', 'approved', 'role', ${by.role}::text,
                                     'varianceQuantity', variance_quantity, 'varianceValue', variance_value)
-          from approved`)}`,
-  );
-  return { rows: n };
+          from approved`)}
+      )
+      select j.*, (select count(*)::int from approved) as approved from judged j`,
+  ))!;
+  refuseJudged(r, rules);
+  return { rows: r.approved };
 }
 
 export async function deleteRows(em: Em, reconciliationId: string, selection: RowSelection, by: DecisionBy, reason: string): Promise<RowsChanged> {
@@ -124,26 +138,42 @@ export function ownCountsRule(user: string, verb: string): EligibilityRule {
  */
 export async function refuseIneligible(em: Em, reconciliationId: string, selection: RowSelection, rules: EligibilityRule[]): Promise<void> {
   if (isEmptySelection(selection)) throw refuse('NoRowsSelected', 'select rows by rowIds or a filter');
-  const ids = selection.rowIds && selection.rowIds.length > 0 ? selection.rowIds : null;
-  const judged = sql.join(rules.map((r, k) => sql`
-    count(*) filter (where not (${r.eligible}))::int as ${sql.ref(`bad_${k}`)},
-    (array_agg(r.id order by r.id) filter (where not (${r.eligible})))[1:20] as ${sql.ref(`bad_ids_${k}`)}`));
   const r = await one(
     em,
-    sql<Record<string, unknown> & { total: number; missing: string[] | null }>`
-      select count(*)::int as total, ${judged},
-             (select array_agg(x)::text[] from unnest(${ids}::bigint[]) x
-               where not exists (select 1 from reconciliation_row o where o.id = x and o.reconciliation_id = ${reconciliationId})) as missing
+    sql<Judged>`
+      select ${judgement(reconciliationId, selection, rules)}
       from reconciliation_row r
       where ${rowPredicate(reconciliationId, selection)}`,
   );
-  if (r!.missing && r!.missing.length > 0) {
-    throw refuse('NoRowsSelected', `rows not in this reconciliation: ${r!.missing.slice(0, 20).join(', ')}`);
+  refuseJudged(r!, rules);
+}
+
+type Judged = Record<string, unknown> & { total: number; missing: string[] | null };
+
+/** Aggregates over the selected rows (as `r`): how many, which ids name no row of the document, and per rule the rows that break it. */
+function judgement(reconciliationId: string, selection: RowSelection, rules: EligibilityRule[]) {
+  const ids = selection.rowIds && selection.rowIds.length > 0 ? selection.rowIds : null;
+  const perRule = sql.join(rules.map((r, k) => sql`
+    count(*) filter (where not (${r.eligible}))::int as ${sql.ref(`bad_${k}`)},
+    (array_agg(r.id order by r.id) filter (where not (${r.eligible})))[1:20] as ${sql.ref(`bad_ids_${k}`)}`));
+  return sql`count(*)::int as total, ${perRule},
+             (select array_agg(x)::text[] from unnest(${ids}::bigint[]) x
+               where not exists (select 1 from reconciliation_row o where o.id = x and o.reconciliation_id = ${reconciliationId})) as missing`;
+}
+
+/** True, over a judgement (as `r`), when refuseJudged would let the selection through. */
+function allEligible(rules: EligibilityRule[]) {
+  return sql`r.total > 0 and r.missing is null ${sql.join(rules.map((_, k) => sql`and ${sql.ref(`r.bad_${k}`)} = 0`), sql` `)}`;
+}
+
+function refuseJudged(r: Judged, rules: EligibilityRule[]): void {
+  if (r.missing && r.missing.length > 0) {
+    throw refuse('NoRowsSelected', `rows not in this reconciliation: ${r.missing.slice(0, 20).join(', ')}`);
   }
-  if (r!.total === 0) throw refuse('NoRowsSelected', 'no row matches the selection');
+  if (r.total === 0) throw refuse('NoRowsSelected', 'no row matches the selection');
   rules.forEach((rule, k) => {
-    const bad = r![`bad_${k}`] as number;
-    const badIds = r![`bad_ids_${k}`] as string[] | null;
+    const bad = r[`bad_${k}`] as number;
+    const badIds = r[`bad_ids_${k}`] as string[] | null;
     if (bad > 0) throw refuse(rule.failureType ?? 'InvalidRowState', `${rule.rule}; ${bad} refused, e.g. rows ${badIds!.join(', ')}`);
   });
 }
