@@ -16,9 +16,10 @@ describe('approval by filter', () => {
     return w1;
   });
 
-  it('approves every row To Approve after one of them was deleted, leaving the deleted row as it is', async () => {
+  /** Zone A of `warehouse` counted: P1@A-01 one over, BOX@A-01 one box short, P1@A-02 one short, all three To Approve. */
+  const inReview = async (warehouse: string, managerApprovalLimit?: number) => {
     const { f } = t;
-    const rec = await f.create({ warehouse: 'W1', scope: { kind: 'zones', zones: ['A'] }, tolerance: { default: {} } });
+    const rec = await f.create({ warehouse, scope: { kind: 'zones', zones: ['A'] }, tolerance: { default: {} }, ...(managerApprovalLimit === undefined ? {} : { managerApprovalLimit }) });
     await f.waitFor(rec.id, 'ready');
     await f.decide(rec.id, 'initial-count');
     const [order] = await f.orders(rec.id, 0);
@@ -29,6 +30,12 @@ describe('approval by filter', () => {
     ]);
     await f.complete(order!.id);
     expect((await f.waitFor(rec.id, 'review', 0)).rows.toApprove).toBe(3);
+    return rec;
+  };
+
+  it('approves every row To Approve after one of them was deleted, leaving the deleted row as it is', async () => {
+    const { f } = t;
+    const rec = await inReview('W1');
     const box = await f.row(rec.id, 'BOX', 'A-01');
     await f.decide(rec.id, 'row-deletions', { rowIds: [box.id], reason: 'box recounted by the supplier' });
 
@@ -40,18 +47,8 @@ describe('approval by filter', () => {
 
   it('refuses a filter holding one row over the manager’s limit whole: 403, and no other row of it is approved', async () => {
     const { stack, f } = t;
-    const rec = await f.create({ warehouse: 'W2', scope: { kind: 'zones', zones: ['A'] }, tolerance: { default: {} }, managerApprovalLimit: 20 });
-    await f.waitFor(rec.id, 'ready');
-    await f.decide(rec.id, 'initial-count');
-    const [order] = await f.orders(rec.id, 0);
     // Variance values: P1 +10 and -10 (within 20), BOX one box of 12 at 2.5 short: -30 (over).
-    await f.submit(order!.id, 's', [
-      { location: 'A-01', item: 'P1', quantity: 11 },
-      { location: 'A-01', item: 'BOX', quantity: 4 },
-      { location: 'A-02', item: 'P1', quantity: 3 },
-    ]);
-    await f.complete(order!.id);
-    expect((await f.waitFor(rec.id, 'review', 0)).rows.toApprove).toBe(3);
+    const rec = await inReview('W2', 20);
 
     const before = await dbFingerprint(stack.db.orm);
     const res = await stack.http('POST', `/reconciliations/${rec.id}/approvals`, { filter: { approval: 'to_approve' } }, { 'x-as': 'manager-1' });

@@ -38,8 +38,9 @@ export async function approveRows(em: Em, rec: LockedReconciliation, reconciliat
     }]),
   ];
   if (isEmptySelection(selection)) throw refuse('NoRowsSelected', 'select rows by rowIds or a filter');
-  // One pass over the document's rows: the selection is read once, judged, and approved only if every rule holds
-  // (approval by filter selects among a million rows, and a pass to judge then one to change cost two scans).
+  // One pass over the document's rows: the selection is read once, judged and approved (approval by filter selects
+  // among a million rows; a pass to judge and one to change cost two scans). A refusal is thrown after the statement
+  // and rolls the step's transaction back (activities/step.ts), the approvals and their audit with it.
   const r = (await one(
     em,
     sql<Judged & { approved: number }>`
@@ -51,7 +52,6 @@ export async function approveRows(em: Em, rec: LockedReconciliation, reconciliat
       ), approved as (
         update reconciliation_row r set approval = 'approved', approved_by = ${by.user}, approved_at = now()
         where r.id = any(array(select id from selected where approval = 'to_approve' order by id))
-          and (select ${allEligible(rules)} from judged r)
         returning r.id, r.variance_quantity, r.variance_value
       ), audited as (
         ${auditFrom(sql`
@@ -159,11 +159,6 @@ function judgement(reconciliationId: string, selection: RowSelection, rules: Eli
   return sql`count(*)::int as total, ${perRule},
              (select array_agg(x)::text[] from unnest(${ids}::bigint[]) x
                where not exists (select 1 from reconciliation_row o where o.id = x and o.reconciliation_id = ${reconciliationId})) as missing`;
-}
-
-/** True, over a judgement (as `r`), when refuseJudged would let the selection through. */
-function allEligible(rules: EligibilityRule[]) {
-  return sql`r.total > 0 and r.missing is null ${sql.join(rules.map((_, k) => sql`and ${sql.ref(`r.bad_${k}`)} = 0`), sql` `)}`;
 }
 
 function refuseJudged(r: Judged, rules: EligibilityRule[]): void {
