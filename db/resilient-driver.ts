@@ -1,6 +1,10 @@
 import { PostgreSqlConnection, PostgreSqlDriver } from '@mikro-orm/postgresql';
 import type { Configuration } from '@mikro-orm/core';
 import type { Driver, PostgresDialect } from 'kysely';
+import type { Pool } from 'pg';
+import { trackCopyClients } from './copy';
+
+type PoolHook = Record<string, unknown> & { onPoolCreated?: (pool: Pool) => unknown };
 
 /**
  * PostgreSQL for MikroORM, with one repair: a connection that dies inside a
@@ -10,10 +14,20 @@ import type { Driver, PostgresDialect } from 'kysely';
  * connection lost mid-transaction (a database restart, a backend killed)
  * was lost to the pool; after ten, every request waited for good. There is
  * nothing left to roll back on a dead connection: its transaction died with it.
+ * Its pool's clients are also made known to db/copy.ts, for COPY.
  */
 class ResilientConnection extends PostgreSqlConnection {
   override createKyselyDialect(overrides: Parameters<PostgreSqlConnection['createKyselyDialect']>[0]): PostgresDialect {
-    const dialect = super.createKyselyDialect(overrides);
+    // Every pooled client can also take a COPY (db/copy.ts). MikroORM reads onPoolCreated from the overrides.
+    const given = overrides as PoolHook | undefined;
+    const withHook: PoolHook = {
+      ...given,
+      onPoolCreated: (pool) => {
+        trackCopyClients(pool);
+        return given?.onPoolCreated?.(pool);
+      },
+    };
+    const dialect = super.createKyselyDialect(withHook as Parameters<PostgreSqlConnection['createKyselyDialect']>[0]);
     const createDriver = dialect.createDriver.bind(dialect);
     dialect.createDriver = (): Driver => {
       const driver = createDriver();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseLine, parseLines } from '../api/routes/imports';
-import { readRecords } from '../store/streaming/records';
+import { readRecordBatches } from '../store/streaming/records';
 
 /** How one line's text becomes a row, or a problem in words (no database). */
 
@@ -65,7 +65,7 @@ describe('import lines', () => {
 
   it('reports the line a reader stops at, after the lines before it', async () => {
     const lines = [];
-    for await (const l of parseLines('zones', readRecords(chunks('warehouse,code\nW1,A\nW1,"B"x\nW1,C\n'), 'csv'))) lines.push(l);
+    for await (const batch of parseLines('zones', readRecordBatches(chunks('warehouse,code\nW1,A\nW1,"B"x\nW1,C\n'), 'csv'))) lines.push(...batch);
     expect(lines).toEqual([
       { line: 2, row: { warehouse: 'W1', code: 'A' } },
       { line: 3, problem: 'text after a closing quote (the load was read up to this line)' },
@@ -78,7 +78,7 @@ describe('import lines', () => {
       yield new Uint8Array([0x7b, 0xff, 0xfe, 0x7d, 0x0a]);
     }
     const lines = [];
-    for await (const l of parseLines('zones', readRecords(bad(), 'jsonl'))) lines.push(l);
+    for await (const batch of parseLines('zones', readRecordBatches(bad(), 'jsonl'))) lines.push(...batch);
     expect(lines[lines.length - 1]).toMatchObject({ line: 2, problem: expect.stringContaining('not valid UTF-8') });
   });
 });

@@ -4,7 +4,7 @@ import { decimalPlaces } from '../../domain/decimal';
 import { BodyTap, LineTooLong } from '../../store/imports/body';
 import { IMPORT_KINDS, type ImportKind, type ParsedLine, type RowOf } from '../../store/imports/kinds';
 import { applyImport } from '../../store/imports/load';
-import { formatOf, readRecords, RecordSyntaxError, type NumberedRecord } from '../../store/streaming/records';
+import { formatOf, readRecordBatches, RecordSyntaxError, type NumberedRecord } from '../../store/streaming/records';
 import type { App, AppDeps } from '../deps';
 import { INTEGRATIONS, requireRole } from '../auth';
 import { jsonResponse } from '../http';
@@ -179,22 +179,23 @@ export function parseLine<K extends ImportKind>(kind: K, record: NumberedRecord)
 }
 
 /**
- * The lines of a body, checked one by one. A line the reader cannot read at
- * all (a malformed CSV line, a JSON line that is not an object, text that is
- * not UTF-8, a line over 1 MiB) ends the reading: it is the last line reported.
+ * The lines of a body, checked one by one, in the batches the reader gives. A
+ * line the reader cannot read at all (a malformed CSV line, a JSON line that
+ * is not an object, text that is not UTF-8, a line over 1 MiB) ends the
+ * reading: it is the last line reported.
  */
-export async function* parseLines<K extends ImportKind>(kind: K, records: AsyncIterable<NumberedRecord>): AsyncGenerator<ParsedLine<K>> {
+export async function* parseLines<K extends ImportKind>(kind: K, records: AsyncIterable<NumberedRecord[]>): AsyncGenerator<Array<ParsedLine<K>>> {
   let last = 0;
   try {
-    for await (const record of records) {
-      last = record.line;
-      yield parseLine(kind, record);
+    for await (const batch of records) {
+      last = batch[batch.length - 1]!.line;
+      yield batch.map((record) => parseLine(kind, record));
     }
   } catch (e) {
     const stop = ' (the load was read up to this line)';
-    if (e instanceof RecordSyntaxError) yield { line: e.line, problem: e.message.replace(/^line \d+: /, '') + stop };
-    else if (e instanceof LineTooLong) yield { line: e.line, problem: e.message + stop };
-    else if (isNotUtf8(e)) yield { line: last + 1, problem: 'the text is not valid UTF-8 (at or after this line; the load was read up to here)' };
+    if (e instanceof RecordSyntaxError) yield [{ line: e.line, problem: e.message.replace(/^line \d+: /, '') + stop }];
+    else if (e instanceof LineTooLong) yield [{ line: e.line, problem: e.message + stop }];
+    else if (isNotUtf8(e)) yield [{ line: last + 1, problem: 'the text is not valid UTF-8 (at or after this line; the load was read up to here)' }];
     else throw e;
   }
 }
@@ -270,7 +271,7 @@ export function importRoutes(app: App, deps: AppDeps): void {
       kind,
       actor: who.name,
       warehouses: who.warehouses,
-      lines: parseLines(kind, readRecords(body.chunks(), format)),
+      lines: parseLines(kind, readRecordBatches(body.chunks(), format)),
       bodyHash: () => body.finish(),
     });
     return c.json(summary, replayed ? 200 : 201);

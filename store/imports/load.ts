@@ -43,7 +43,8 @@ export interface ImportRequest<K extends ImportKind> {
   actor: string;
   /** The caller's warehouses: a row of any other is a bad line. */
   warehouses: 'all' | string[];
-  lines: AsyncIterable<ParsedLine<K>>;
+  /** The body's lines, checked, in batches as they arrive. */
+  lines: AsyncIterable<Array<ParsedLine<K>>>;
   /** Reads whatever is left of the body; the hash of all of it. */
   bodyHash(): Promise<string>;
 }
@@ -77,27 +78,43 @@ export async function applyImport<K extends ImportKind>(em: Em, req: ImportReque
     let lines = 0;
     let batch: Array<{ line: number; row: RowOf[K] }> = [];
     let problems: LineProblem[] = [];
+    // One batch is staged while the next is read and checked: PostgreSQL
+    // stores while Node parses. Its failure surfaces at the next flush.
+    let staging: Promise<void> = Promise.resolve();
     const flush = async () => {
-      if (batch.length > 0) await spec.stage(tx, batch, problems);
-      if (problems.length > 0) await stageProblems(tx, problems);
+      await staging;
+      const [rowsOf, problemsOf] = [batch, problems];
       batch = [];
       problems = [];
+      staging = (async () => {
+        if (rowsOf.length > 0) await spec.stage(tx, rowsOf, problemsOf);
+        if (problemsOf.length > 0) await stageProblems(tx, problemsOf);
+      })();
+      staging.catch(() => {});
     };
-    for await (const parsed of req.lines) {
-      lines++;
-      if ('problem' in parsed) {
-        problems.push(parsed);
-      } else {
-        const warehouse = spec.warehouseOf?.(parsed.row);
-        if (warehouse !== undefined && !granted(req.warehouses, warehouse)) {
-          problems.push({ line: parsed.line, problem: `warehouse ${warehouse} is not granted to ${req.actor}` });
-        } else {
-          batch.push(parsed);
+    try {
+      for await (const arrived of req.lines) {
+        for (const parsed of arrived) {
+          lines++;
+          if ('problem' in parsed) {
+            problems.push(parsed);
+          } else {
+            const warehouse = spec.warehouseOf?.(parsed.row);
+            if (warehouse !== undefined && !granted(req.warehouses, warehouse)) {
+              problems.push({ line: parsed.line, problem: `warehouse ${warehouse} is not granted to ${req.actor}` });
+            } else {
+              batch.push(parsed);
+            }
+          }
+          if (batch.length + problems.length >= BATCH_LINES) await flush();
         }
       }
-      if (batch.length + problems.length >= BATCH_LINES) await flush();
+      await flush();
+    } finally {
+      // Settled before the transaction can end: none of its statements may run after the rollback.
+      await staging.catch(() => {});
     }
-    await flush();
+    await staging;
     const hash = await req.bodyHash();
     if (lines === 0) throw refuse('InvalidImport', 'the load holds no lines; nothing was applied', { lines: [], badLines: 0 });
 

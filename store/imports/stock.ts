@@ -1,4 +1,5 @@
-import { affected, one, rows, sql } from '../../db/sql';
+import { copierFor } from '../../db/copy';
+import { affected, one, rows, sql, type Em } from '../../db/sql';
 import { add, cmp, dec, toNumber, type Decimal } from '../../domain/decimal';
 import { MAX_INVENTORY_QUANTITY, MAX_VALUE, quantityProblem } from '../../domain/quantity-bounds';
 import { column, type KindSpec, type StockRow } from './kinds';
@@ -31,20 +32,35 @@ export function stockLineProblem(r: StockRow, item: ItemRules | undefined): stri
   const rules = { decimals: item.decimals, serialTracked: item.serial_tracked };
   const quantity = quantityProblem(r.quantity, item.unit, rules);
   if (quantity) return `item ${r.item}: ${quantity}`;
-  let blocked: Decimal = dec(0);
-  for (const [reason, q] of Object.entries(r.blocked)) {
-    const p = quantityProblem(q, item.unit, rules);
-    if (p) return `item ${r.item}, blocked ${reason}: ${p}`;
-    blocked = add(blocked, dec(q));
-  }
-  if (cmp(blocked, dec(r.quantity)) > 0) {
-    return `item ${r.item}: the blocked quantity ${toNumber(blocked)} exceeds the quantity ${r.quantity}`;
+  const reasons = Object.entries(r.blocked);
+  if (reasons.length > 0) {
+    let blocked: Decimal = dec(0);
+    for (const [reason, q] of reasons) {
+      const p = quantityProblem(q, item.unit, rules);
+      if (p) return `item ${r.item}, blocked ${reason}: ${p}`;
+      blocked = add(blocked, dec(q));
+    }
+    if (cmp(blocked, dec(r.quantity)) > 0) {
+      return `item ${r.item}: the blocked quantity ${toNumber(blocked)} exceeds the quantity ${r.quantity}`;
+    }
   }
   const inventory = r.quantity * item.conversion_factor;
   if (inventory > MAX_INVENTORY_QUANTITY || inventory * item.standard_cost > MAX_VALUE) {
     return `item ${r.item}: ${r.quantity} ${item.unit} at one stock position is more than the stock records can hold`;
   }
   return undefined;
+}
+
+const placeOf = (r: StockRow) => `${r.warehouse}\u0000${r.location}`;
+
+/** The ids of the rows' locations, by warehouse and code; a location that does not exist is left out. */
+async function locationIds(em: Em, rowsOf: StockRow[]): Promise<Map<string, number>> {
+  const places = new Map(rowsOf.map((r) => [placeOf(r), r]));
+  const found = await rows(em, sql<{ warehouse: string; code: string; id: number }>`
+    select u.warehouse, u.code, l.id
+    from unnest(${[...places.values()].map((r) => r.warehouse)}::text[], ${[...places.values()].map((r) => r.location)}::text[]) as u(warehouse, code)
+    join location l on l.warehouse_code = u.warehouse and l.code = u.code`);
+  return new Map(found.map((l) => [`${l.warehouse}\u0000${l.code}`, l.id]));
 }
 
 const KEY_COLUMNS = ['location_id', 'item_id', 'lot', 'serial', 'handling_unit', 'owner'];
@@ -63,7 +79,10 @@ export const stock: KindSpec<StockRow> = {
   warehouseOf: (r) => r.warehouse,
   warehouseScoped: true,
 
-  /** The item's rules are looked up once per batch; the location is resolved as the rows are staged. */
+  /**
+   * The batch's items (with their rules) and locations are looked up once per
+   * batch by their unique indexes; the checked rows go to PostgreSQL by COPY.
+   */
   async stage(em, batch, problems) {
     const codes = [...new Set(column(batch, (r) => r.item))];
     const found = await rows(em, sql<ItemRules>`
@@ -79,21 +98,17 @@ export const stock: KindSpec<StockRow> = {
       else good.push({ ...l, itemId: item!.id });
     }
     if (good.length === 0) return;
-    await affected(em, sql`
-      insert into import_row (line, warehouse, location, location_id, item_id, lot, serial, handling_unit, owner, quantity)
-      select u.line, u.warehouse, u.location, l.id, u.item_id, u.lot, u.serial, u.handling_unit, u.owner, u.quantity
-      from unnest(${good.map((g) => g.line)}::int[], ${column(good, (r) => r.warehouse)}::text[], ${column(good, (r) => r.location)}::text[],
-                  ${good.map((g) => g.itemId)}::int[], ${column(good, (r) => r.lot)}::text[], ${column(good, (r) => r.serial)}::text[],
-                  ${column(good, (r) => r.handlingUnit)}::text[], ${column(good, (r) => r.owner)}::text[],
-                  ${column(good, (r) => String(r.quantity))}::numeric[])
-        as u(line, warehouse, location, item_id, lot, serial, handling_unit, owner, quantity)
-      left join location l on l.warehouse_code = u.warehouse and l.code = u.location`);
-    const blockings = good.flatMap((g) => Object.entries(g.row.blocked).map(([reason, q]) => ({ line: g.line, reason, quantity: String(q) })));
-    if (blockings.length > 0) {
-      await affected(em, sql`
-        insert into import_blocking (line, reason, quantity)
-        select * from unnest(${blockings.map((b) => b.line)}::int[], ${blockings.map((b) => b.reason)}::text[], ${blockings.map((b) => b.quantity)}::numeric[])`);
-    }
+    const locations = await locationIds(em, good.map((g) => g.row));
+    const copier = await copierFor(em);
+    await copier.copy(
+      'import_row',
+      ['line', 'warehouse', 'location', 'location_id', 'item_id', 'lot', 'serial', 'handling_unit', 'owner', 'quantity'],
+      good.map(({ line, row: r, itemId }) => [
+        line, r.warehouse, r.location, locations.get(placeOf(r)) ?? null, itemId, r.lot, r.serial, r.handlingUnit, r.owner, r.quantity,
+      ]),
+    );
+    const blockings = good.flatMap((g) => Object.entries(g.row.blocked).map(([reason, q]) => [g.line, reason, q] as const));
+    if (blockings.length > 0) await copier.copy('import_blocking', ['line', 'reason', 'quantity'], blockings);
   },
 
   checks: [
@@ -125,7 +140,7 @@ export const stock: KindSpec<StockRow> = {
       create temp table import_position (line int primary key, position_id bigint not null unique, before numeric not null,
                                          after numeric not null, created boolean not null) on commit drop`);
     // Positions the load lists and the book lacks are created with their loaded quantity (a movement from 0).
-    await affected(em, sql`
+    const created = await affected(em, sql`
       with created as (
         insert into stock_position (warehouse_code, location_id, item_id, lot, serial, handling_unit, owner, quantity)
         select r.warehouse, r.location_id, r.item_id, r.lot, r.serial, r.handling_unit, r.owner, r.quantity from import_row r
@@ -137,14 +152,20 @@ export const stock: KindSpec<StockRow> = {
       insert into import_position (line, position_id, before, after, created)
       select r.line, c.id, 0, r.quantity, true from created c join import_row r on (${key('r')}) = (${key('c')})`);
     // The other listed positions, locked, with their quantity as it stands now: the movement is the difference to that.
-    await affected(em, sql`
-      insert into import_position (line, position_id, before, after, created)
-      select r.line, p.id, p.quantity, r.quantity, false
-      from import_row r
-      join stock_position p on (${key('p')}) = (${key('r')})
-      where not exists (select 1 from import_position ip where ip.line = r.line)
-      order by p.id
-      for update of p`);
+    // A load of new stock created every one, and the search would only read the book to find none.
+    const staged = (await one(em, sql<{ n: number }>`select count(*)::int as n from import_row`))!.n;
+    if (created < staged) {
+      // Counted, so the search hashes the lines created instead of probing its index once per line.
+      if (created > 0) await affected(em, sql`analyze import_position`);
+      await affected(em, sql`
+        insert into import_position (line, position_id, before, after, created)
+        select r.line, p.id, p.quantity, r.quantity, false
+        from import_row r
+        join stock_position p on (${key('p')}) = (${key('r')})
+        where not exists (select 1 from import_position ip where ip.line = r.line)
+        order by p.id
+        for update of p`);
+    }
     // Positions whose set of blockings (reason and quantity) differs from the loaded one.
     await affected(em, sql`create temp table import_blocking_change (position_id bigint primary key) on commit drop`);
     await affected(em, sql`

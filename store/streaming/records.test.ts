@@ -22,6 +22,21 @@ describe('records from a streamed body', () => {
     ]);
   });
 
+  it('reads a line the same whether its fields are quoted or not', async () => {
+    const plain = await all('a,b,c\nx,,z\n,y,\n', 'csv', 1024);
+    const quoted = await all('a,b,c\n"x","","z"\n"","y",""\n', 'csv', 1024);
+    expect(plain).toEqual([
+      { line: 2, fields: { a: 'x', b: '', c: 'z' } },
+      { line: 3, fields: { a: '', b: 'y', c: '' } },
+    ]);
+    expect(quoted).toEqual(plain);
+  });
+
+  it('keeps a field named __proto__ as a field', async () => {
+    const [record] = await all('__proto__,b\nx,y\n', 'csv', 1024);
+    expect(Object.keys(record!.fields)).toEqual(['__proto__', 'b']);
+  });
+
   it('names the line of a CSV record with too few fields', async () => {
     await expect(all('a,b\n1,2\n3\n', 'csv')).rejects.toThrow(new RecordSyntaxError(3, '1 fields where the header names 2'));
   });
