@@ -10,6 +10,7 @@ import { affected, one, sizeForBulk, sql } from '../db/sql';
 import { freePort } from '../platform/free-port';
 import { startEmbeddedPostgres } from '../platform/embedded-postgres';
 import { upsertUser } from '../store/users';
+import { differingStockSql, handWrittenStockLoad } from './import-baseline';
 
 /**
  * `npx tsx bench/imports.ts [--lines 1000000]`: a stock load of N lines over
@@ -75,27 +76,53 @@ try {
 
   const baselineRssMb = Math.round(process.memoryUsage().rss / 2 ** 20);
   console.log(`RSS before the stock loads: ${baselineRssMb} MB`);
-  const stockLine = (shift: number) => (i: number) =>
-    `BENCH,L${i % LOCATIONS},I${Math.floor(i / LOCATIONS) % ITEMS},,,${Math.floor(i / (LOCATIONS * ITEMS)) || ''},,${1 + ((i + shift) % 7)},${i % 10 === 0 ? 'damaged=1' : ''}`;
+  const stockLine = (shift: number, warehouse = 'BENCH') => (i: number) =>
+    `${warehouse},L${i % LOCATIONS},I${Math.floor(i / LOCATIONS) % ITEMS},,,${Math.floor(i / (LOCATIONS * ITEMS)) || ''},,${1 + ((i + shift) % 7)},${i % 10 === 0 ? 'damaged=1' : ''}`;
   const header = 'warehouse,location,item,lot,serial,handlingUnit,owner,quantity,blocked';
   const results: Array<{ load: string; ms: number; linesPerSecond: number; summary: Record<string, number> }> = [];
+  const em = orm.em.fork();
+  /** A copy of the bench warehouse's zones and locations, for a baseline to write its stock into. */
+  const copyLayout = async (code: string) => {
+    await affected(em, sql`insert into warehouse (code, name) values (${code}, ${'Baseline ' + code})`);
+    await affected(em, sql`insert into zone (warehouse_code, code) select ${code}, code from zone where warehouse_code = 'BENCH'`);
+    await affected(em, sql`
+      insert into location (warehouse_code, zone_id, code)
+      select ${code}, z2.id, l.code from location l join zone z on z.id = l.zone_id
+      join zone z2 on z2.warehouse_code = ${code} and z2.code = z.code where l.warehouse_code = 'BENCH'`);
+  };
+  const record = (name: string, ms: number, summary: Record<string, number> = {}) => {
+    const linesPerSecond = Math.round(N / (ms / 1000));
+    results.push({ load: name, ms: Math.round(ms), linesPerSecond, summary });
+    console.log(`${name}: ${N} lines in ${(ms / 1000).toFixed(1)} s, ${linesPerSecond} lines/s  ${JSON.stringify(summary)}`);
+  };
   const runs = [['new positions', 0, 'new'], ['every quantity changed', 1, 'changed'], ['nothing changed (the same stock again)', 1, 'again']] as const;
   for (const [name, shift, id] of runs) {
     const { ms, summary } = await load('stock', `stock-${id}`, header, N, stockLine(shift));
-    const linesPerSecond = Math.round(N / (ms / 1000));
-    results.push({ load: name, ms: Math.round(ms), linesPerSecond, summary });
-    console.log(`stock, ${name}: ${N} lines in ${(ms / 1000).toFixed(1)} s, ${linesPerSecond} lines/s  ${JSON.stringify(summary)}`);
+    record(`stock, ${name}`, ms, summary);
+    if (id !== 'new') continue;
+    // Baseline in the same run, while the bench warehouse holds the new
+    // stock: the same body loaded by hand-written SQL (bench/import-baseline.ts)
+    // into a copy of the warehouse's layout, checked to write the same stock.
+    await copyLayout('HAND');
+    const line = stockLine(shift, 'HAND');
+    const body = function* () {
+      yield header + '\n';
+      for (let i = 0; i < N; i += 2_000) {
+        const chunk: string[] = [];
+        for (let j = i; j < Math.min(N, i + 2_000); j++) chunk.push(line(j));
+        yield chunk.join('\n') + '\n';
+      }
+    };
+    const h0 = performance.now();
+    await handWrittenStockLoad(pg.adminUrl, body());
+    record('baseline: the same body by hand-written SQL (COPY, then one INSERT ... SELECT each)', performance.now() - h0);
+    const differing = (await one(em, sql<{ n: number }>`${sql.raw(differingStockSql('BENCH', 'HAND'))}`))!.n;
+    if (differing !== 0) throw new Error(`the hand-written load wrote other stock than Stocktake's: ${differing} rows differ`);
   }
-  // Baseline in the same run: the same new positions, blockings and movements
-  // written by PostgreSQL alone (one INSERT ... SELECT, no HTTP, parsing,
-  // staging or checks), for a copy of the warehouse's layout.
-  const em = orm.em.fork();
-  await affected(em, sql`insert into warehouse (code, name) values ('BASE', 'Baseline')`);
-  await affected(em, sql`insert into zone (warehouse_code, code) select 'BASE', code from zone where warehouse_code = 'BENCH'`);
-  await affected(em, sql`
-    insert into location (warehouse_code, zone_id, code)
-    select 'BASE', z2.id, l.code from location l join zone z on z.id = l.zone_id
-    join zone z2 on z2.warehouse_code = 'BASE' and z2.code = z.code where l.warehouse_code = 'BENCH'`);
+  // The database's limit in the same run: the same new positions, blockings
+  // and movements generated inside PostgreSQL (one INSERT ... SELECT, no
+  // body at all), for another copy of the warehouse's layout.
+  await copyLayout('BASE');
   const b0 = performance.now();
   await em.transactional(async (tx) => {
     // The memory Stocktake's load gives its statements (store/imports/load.ts).
@@ -113,9 +140,7 @@ try {
     await affected(tx, sql`insert into blocking (stock_position_id, reason, quantity) select id, 'damaged', 1 from base_position where id % 10 = 0`);
     await affected(tx, sql`insert into movement (stock_position_id, kind, quantity, reference) select id, 'adjustment', quantity, 'baseline' from base_position`);
   });
-  const baselineMs = performance.now() - b0;
-  results.push({ load: 'baseline: the same new positions in PostgreSQL alone', ms: Math.round(baselineMs), linesPerSecond: Math.round(N / (baselineMs / 1000)), summary: {} });
-  console.log(`baseline, the same new positions written by one INSERT ... SELECT: ${(baselineMs / 1000).toFixed(1)} s, ${Math.round(N / (baselineMs / 1000))} lines/s`);
+  record('limit: the same new positions generated in PostgreSQL alone', performance.now() - b0);
 
   const check = await one(orm.em.fork(), sql<{ positions: number; movements: number }>`
     select (select count(*)::int from stock_position) as positions, (select count(*)::int from movement) as movements`);

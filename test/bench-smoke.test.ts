@@ -52,4 +52,9 @@ describe('npm run bench -- --positions 2000 --runs 1', () => {
       expect(bench.ratio).toEqual(expect.any(Number));
     }
   });
+
+  it('reports the stock import beside the database limit as well as the hand-written load', () => {
+    expect(results.imports.limit.medianMs).toEqual(expect.any(Number));
+    expect(results.imports.ratioToLimit).toEqual(expect.any(Number));
+  });
 });
