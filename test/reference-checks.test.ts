@@ -88,6 +88,26 @@ describe('references checked once per statement (migration 0008)', () => {
     expect(await sqlState(sql`truncate item cascade`)).toBe('23503');
   });
 
+  it('refuses a new stock position naming a warehouse, location or item that does not exist (migration 0010)', async () => {
+    const newPosition = (warehouse: string, location: number, item: number) => sql`
+      insert into stock_position (warehouse_code, location_id, item_id, owner, quantity)
+      values ('REF', ${position.location_id}, ${position.item_id}, 'fine', 1), (${warehouse}, ${location}, ${item}, 'dangling', 1)`;
+    expect(await sqlState(newPosition('NOWHERE', position.location_id, position.item_id))).toBe('23503');
+    expect(await sqlState(newPosition('REF', 999_999, position.item_id))).toBe('23503');
+    expect(await sqlState(newPosition('REF', position.location_id, 999_999))).toBe('23503');
+    expect((await one(db.orm.em.fork(), sql<{ n: number }>`select count(*)::int as n from stock_position where owner in ('fine', 'dangling')`))!.n).toBe(0);
+  });
+
+  it('refuses a blocking of a stock position that does not exist, and moving a position to a location that does not exist', async () => {
+    expect(await sqlState(sql`insert into blocking (stock_position_id, reason, quantity) values (999_999_999, 'damaged', 1)`)).toBe('23503');
+    expect(await sqlState(sql`update stock_position set location_id = 999_999 where id = ${position.id}`)).toBe('23503');
+  });
+
+  it('refuses deleting or re-keying a warehouse', async () => {
+    expect(await sqlState(sql`delete from warehouse where code = 'REF'`)).toBe('23503');
+    expect(await sqlState(sql`update warehouse set code = 'REF2' where code = 'REF'`)).toBe('23503');
+  });
+
   it("refuses re-keying a referenced row", async () => {
     expect(await sqlState(sql`update item set id = id + 1000000 where id = ${position.item_id}`)).toBe('23503');
   });

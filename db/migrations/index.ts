@@ -7,6 +7,7 @@ import { SystemReconciliation } from './0006-system-reconciliation';
 import { Progress } from './0007-progress';
 import { Performance } from './0008-performance';
 import { BulkSteps } from './0009-bulk-steps';
+import { StockReferences } from './0010-stock-references';
 
 /** Every migration, in order. Listed explicitly so bundlers and tsx need no file globbing. */
 export const migrationsList = [
@@ -19,4 +20,5 @@ export const migrationsList = [
   { name: '0007-progress', class: Progress },
   { name: '0008-performance', class: Performance },
   { name: '0009-bulk-steps', class: BulkSteps },
+  { name: '0010-stock-references', class: StockReferences },
 ];

@@ -161,7 +161,8 @@ export const stock: KindSpec<StockRow> = {
         insert into import_position (line, position_id, before, after, created)
         select r.line, p.id, p.quantity, r.quantity, false
         from import_row r
-        join stock_position p on (${key('p')}) = (${key('r')})
+        -- The warehouse too: the book holds every warehouse's stock, the load one warehouse's or a few.
+        join stock_position p on (${key('p')}) = (${key('r')}) and p.warehouse_code = r.warehouse
         where not exists (select 1 from import_position ip where ip.line = r.line)
         order by p.id
         for update of p`);
