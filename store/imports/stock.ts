@@ -151,7 +151,7 @@ export const stock: KindSpec<StockRow> = {
       )
       insert into import_position (line, position_id, before, after, created)
       select r.line, c.id, 0, r.quantity, true from created c join import_row r on (${key('r')}) = (${key('c')})`);
-    // The other listed positions, locked, with their quantity as it stands now: the movement is the difference to that.
+    // The other listed positions, with their quantity as it stands now. Not locked yet: see below.
     // A load of new stock created every one, and the search would only read the book to find none.
     const staged = (await one(em, sql<{ n: number }>`select count(*)::int as n from import_row`))!.n;
     if (created < staged) {
@@ -163,9 +163,7 @@ export const stock: KindSpec<StockRow> = {
         from import_row r
         -- The warehouse too: the book holds every warehouse's stock, the load one warehouse's or a few.
         join stock_position p on (${key('p')}) = (${key('r')}) and p.warehouse_code = r.warehouse
-        where not exists (select 1 from import_position ip where ip.line = r.line)
-        order by p.id
-        for update of p`);
+        where not exists (select 1 from import_position ip where ip.line = r.line)`);
     }
     // Positions whose set of blockings (reason and quantity) differs from the loaded one.
     await affected(em, sql`create temp table import_blocking_change (position_id bigint primary key) on commit drop`);
@@ -178,6 +176,20 @@ export const stock: KindSpec<StockRow> = {
         select ip.position_id, ib.reason, ib.quantity from import_blocking ib join import_position ip on ip.line = ib.line
       ) n on n.position_id = o.position_id and n.reason = o.reason
       where o.quantity is distinct from n.quantity`);
+    // Only the positions the load changes are locked, and their quantity is read again under the lock, so
+    // the movement is the difference to what the book holds when the load writes (a posting may have
+    // committed since the read). A position the load leaves as it is, it does not write: a posting that
+    // changes it after the read comes after the load. A daily load that changes little locks little.
+    await affected(em, sql`
+      with locked as (
+        select p.id, p.quantity from stock_position p
+        join import_position ip on ip.position_id = p.id
+        where not ip.created
+          and (ip.after <> ip.before or exists (select 1 from import_blocking_change c where c.position_id = ip.position_id))
+        order by p.id
+        for update of p)
+      update import_position ip set before = l.quantity
+      from locked l where ip.position_id = l.id and ip.before <> l.quantity`);
     const counts = await one(em, sql<{ created: number; updated: number; movements: number }>`
       select count(*) filter (where ip.created)::int as created,
              count(*) filter (where not ip.created and (ip.before <> ip.after or c.position_id is not null))::int as updated,
