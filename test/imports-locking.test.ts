@@ -86,4 +86,24 @@ describe('stock loads beside other writers', () => {
     expect((await positionState(t.stack, 'L1', 'A-02', 'P1'))!.quantity).toBe(30);
     expect(await ledger(t.stack, before.id)).toBe(30);
   });
+
+  it('waits for a position whose quantity stays but whose blockings change, and moves it back to the loaded quantity if another writer changed it', async () => {
+    const before = (await positionState(t.stack, 'L1', 'A-01', 'BOX'))!;
+    const other = await holdPosition(t.stack, before.id);
+    let load: Promise<LoadAnswer> | undefined;
+    try {
+      await other.query(`insert into movement (stock_position_id, kind, quantity, reference) values ($1, 'count', 2, 'other writer')`, [before.id]);
+      await other.query('update stock_position set quantity = quantity + 2 where id = $1', [before.id]);
+      load = postLoad(t.stack, 'stock', csv([...HEADER, 'blocked'], [
+        { warehouse: 'L1', location: 'A-01', item: 'BOX', quantity: before.quantity, blocked: 'damaged=1' },
+      ]), { importId: 'blockings-after-other-writer' });
+      expect(await answerOrWait(t.stack, load)).toBe('waiting');
+      await other.query('commit');
+    } finally {
+      await other.end();
+    }
+    expect(applied(await load)).toMatchObject({ updated: 1, movements: 1 });
+    expect(await positionState(t.stack, 'L1', 'A-01', 'BOX')).toMatchObject({ quantity: before.quantity, blocked: { damaged: 1 } });
+    expect(await ledger(t.stack, before.id)).toBe(before.quantity);
+  });
 });

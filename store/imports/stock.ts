@@ -151,17 +151,32 @@ export const stock: KindSpec<StockRow> = {
       )
       insert into import_position (line, position_id, before, after, created)
       select r.line, c.id, 0, r.quantity, true from created c join import_row r on (${key('r')}) = (${key('c')})`);
-    // The other listed positions, with their quantity as it stands now. Not locked yet: see below.
+    // The other listed positions, with their quantity as it stands now. Only the positions the load changes
+    // are locked, and their quantity is the one they have once locked (a posting may commit meanwhile), so
+    // the movement is the difference to what the book holds when the load writes. A position the load
+    // leaves as it is, it does not write, and need not lock: a posting that changes it after the read
+    // comes after the load. A daily load that changes little locks little.
     // A load of new stock created every one, and the search would only read the book to find none.
     const staged = (await one(em, sql<{ n: number }>`select count(*)::int as n from import_row`))!.n;
     if (created < staged) {
-      // Counted, so the search hashes the lines created instead of probing its index once per line.
+      // Counted, so the searches hash the lines found instead of probing an index once per line.
       if (created > 0) await affected(em, sql`analyze import_position`);
-      await affected(em, sql`
+      // A quantity a concurrent writer made equal to the loaded one drops out of the locked set (the
+      // condition is checked again on the locked row) and is found by the second search.
+      const locked = await affected(em, sql`
         insert into import_position (line, position_id, before, after, created)
         select r.line, p.id, p.quantity, r.quantity, false
         from import_row r
         -- The warehouse too: the book holds every warehouse's stock, the load one warehouse's or a few.
+        join stock_position p on (${key('p')}) = (${key('r')}) and p.warehouse_code = r.warehouse
+        where p.quantity <> r.quantity and not exists (select 1 from import_position ip where ip.line = r.line)
+        order by p.id
+        for update of p`);
+      if (locked > 0) await affected(em, sql`analyze import_position`);
+      await affected(em, sql`
+        insert into import_position (line, position_id, before, after, created)
+        select r.line, p.id, p.quantity, r.quantity, false
+        from import_row r
         join stock_position p on (${key('p')}) = (${key('r')}) and p.warehouse_code = r.warehouse
         where not exists (select 1 from import_position ip where ip.line = r.line)`);
     }
@@ -176,16 +191,14 @@ export const stock: KindSpec<StockRow> = {
         select ip.position_id, ib.reason, ib.quantity from import_blocking ib join import_position ip on ip.line = ib.line
       ) n on n.position_id = o.position_id and n.reason = o.reason
       where o.quantity is distinct from n.quantity`);
-    // Only the positions the load changes are locked, and their quantity is read again under the lock, so
-    // the movement is the difference to what the book holds when the load writes (a posting may have
-    // committed since the read). A position the load leaves as it is, it does not write: a posting that
-    // changes it after the read comes after the load. A daily load that changes little locks little.
+    // Positions whose quantity stays but whose blockings change are written too: locked as well (few), with
+    // their quantity read again under the lock.
     await affected(em, sql`
       with locked as (
         select p.id, p.quantity from stock_position p
+        join import_blocking_change c on c.position_id = p.id
         join import_position ip on ip.position_id = p.id
-        where not ip.created
-          and (ip.after <> ip.before or exists (select 1 from import_blocking_change c where c.position_id = ip.position_id))
+        where not ip.created and ip.before = ip.after
         order by p.id
         for update of p)
       update import_position ip set before = l.quantity
