@@ -89,8 +89,8 @@ export interface KindSpec<R> {
   warehouseScoped: boolean;
   /** Stages a batch of rows; lines that cannot be loaded for a reason the batch can see go to `problems`. */
   stage(em: Em, batch: Array<{ line: number; row: R }>, problems: LineProblem[]): Promise<void>;
-  /** Set-based checks over every staged row, each an INSERT INTO import_problem. */
-  checks: RawBuilder<unknown>[];
+  /** Set-based checks over every staged row, each writing the lines it finds bad into import_problem. */
+  checks: Array<RawBuilder<unknown> | ((em: Em) => Promise<void>)>;
   /** Applies the staged rows; only called when no line has a problem. */
   merge(em: Em, importId: string): Promise<MergeCounts>;
 }

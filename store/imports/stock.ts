@@ -118,11 +118,23 @@ export const stock: KindSpec<StockRow> = {
                           then 'unknown location ' || r.location || ' in warehouse ' || r.warehouse
                           else 'unknown warehouse ' || r.warehouse end
       from import_row r where r.location_id is null`,
-    sql`
-      insert into import_problem (line, problem)
-      select line, 'the same stock position as line ' || first from (
-        select line, min(line) over (partition by ${KEY}) as first from import_row where location_id is not null
-      ) d where line > first`,
+    // The index the merge joins on, built unique: it can only fail on the same position listed twice, and
+    // only then are those lines looked for. Building it sorts the rows once, where a search sorted them again.
+    async (em) => {
+      await affected(em, sql`savepoint unique_positions`);
+      try {
+        await affected(em, sql`create unique index import_row_position on import_row (${KEY})`);
+        await affected(em, sql`release savepoint unique_positions`);
+      } catch (e) {
+        if ((e as { code?: string }).code !== '23505') throw e;
+        await affected(em, sql`rollback to savepoint unique_positions`);
+        await affected(em, sql`
+          insert into import_problem (line, problem)
+          select line, 'the same stock position as line ' || first from (
+            select line, min(line) over (partition by ${KEY}) as first from import_row where location_id is not null
+          ) d where line > first`);
+      }
+    },
   ],
 
   async merge(em, importId) {
@@ -132,7 +144,6 @@ export const stock: KindSpec<StockRow> = {
     await affected(em, sql`
       select pg_advisory_xact_lock(hashtextextended('stock-merge:' || w, 0))
       from (select distinct warehouse as w from import_row order by 1) d`);
-    await affected(em, sql`create index on import_row (${KEY})`);
     await affected(em, sql`create index on import_blocking (line)`);
     await affected(em, sql`analyze import_row`);
     await affected(em, sql`analyze import_blocking`);
@@ -151,35 +162,21 @@ export const stock: KindSpec<StockRow> = {
       )
       insert into import_position (line, position_id, before, after, created)
       select r.line, c.id, 0, r.quantity, true from created c join import_row r on (${key('r')}) = (${key('c')})`);
-    // The other listed positions, with their quantity as it stands now. Only the positions the load changes
-    // are locked, and their quantity is the one they have once locked (a posting may commit meanwhile), so
-    // the movement is the difference to what the book holds when the load writes. A position the load
-    // leaves as it is, it does not write, and need not lock: a posting that changes it after the read
-    // comes after the load. A daily load that changes little locks little.
+    // The other listed positions, with their quantity as it stands now; locked below if the load changes them.
     // A load of new stock created every one, and the search would only read the book to find none.
     const staged = (await one(em, sql<{ n: number }>`select count(*)::int as n from import_row`))!.n;
     if (created < staged) {
-      // Counted, so the searches hash the lines found instead of probing an index once per line.
+      // Counted, so the search hashes the lines created instead of probing its index once per line.
       if (created > 0) await affected(em, sql`analyze import_position`);
-      // A quantity a concurrent writer made equal to the loaded one drops out of the locked set (the
-      // condition is checked again on the locked row) and is found by the second search.
-      const locked = await affected(em, sql`
+      await affected(em, sql`
         insert into import_position (line, position_id, before, after, created)
         select r.line, p.id, p.quantity, r.quantity, false
         from import_row r
         -- The warehouse too: the book holds every warehouse's stock, the load one warehouse's or a few.
         join stock_position p on (${key('p')}) = (${key('r')}) and p.warehouse_code = r.warehouse
-        where p.quantity <> r.quantity and not exists (select 1 from import_position ip where ip.line = r.line)
-        order by p.id
-        for update of p`);
-      if (locked > 0) await affected(em, sql`analyze import_position`);
-      await affected(em, sql`
-        insert into import_position (line, position_id, before, after, created)
-        select r.line, p.id, p.quantity, r.quantity, false
-        from import_row r
-        join stock_position p on (${key('p')}) = (${key('r')}) and p.warehouse_code = r.warehouse
         where not exists (select 1 from import_position ip where ip.line = r.line)`);
     }
+    await affected(em, sql`analyze import_position`);
     // Positions whose set of blockings (reason and quantity) differs from the loaded one.
     await affected(em, sql`create temp table import_blocking_change (position_id bigint primary key) on commit drop`);
     await affected(em, sql`
@@ -191,16 +188,21 @@ export const stock: KindSpec<StockRow> = {
         select ip.position_id, ib.reason, ib.quantity from import_blocking ib join import_position ip on ip.line = ib.line
       ) n on n.position_id = o.position_id and n.reason = o.reason
       where o.quantity is distinct from n.quantity`);
-    // Positions whose quantity stays but whose blockings change are written too: locked as well (few), with
-    // their quantity read again under the lock.
+    // Only the positions the load changes are locked (in id order, found by their key), and their quantity
+    // is read again under the lock, so the movement is the difference to what the book holds when the load
+    // writes (a posting may have committed since the read). A position the load leaves as it is, it does not
+    // write: a posting that changes it after the read comes after the load. A daily load that changes little
+    // locks little.
     await affected(em, sql`
       with locked as (
         select p.id, p.quantity from stock_position p
-        join import_blocking_change c on c.position_id = p.id
-        join import_position ip on ip.position_id = p.id
-        where not ip.created and ip.before = ip.after
+        where p.id = any(array(
+          select ip.position_id from import_position ip
+          where not ip.created
+            and (ip.after <> ip.before or ip.position_id in (select position_id from import_blocking_change))
+          order by 1))
         order by p.id
-        for update of p)
+        for update)
       update import_position ip set before = l.quantity
       from locked l where ip.position_id = l.id and ip.before <> l.quantity`);
     const counts = await one(em, sql<{ created: number; updated: number; movements: number }>`
