@@ -10,6 +10,7 @@ import { healthRoutes } from './routes/health';
 import { reconciliationRoutes } from './routes/reconciliations';
 import { decisionRoutes } from './routes/decisions';
 import { deviceRoutes } from './routes/devices';
+import { entryFileRoutes } from './routes/entry-files';
 import { reportRoutes } from './routes/reports';
 import { userRoutes } from './routes/users';
 import { importRoutes } from './routes/imports';
@@ -93,6 +94,7 @@ export function createApp(deps: AppDeps): App {
   reconciliationRoutes(app, deps);
   decisionRoutes(app, deps);
   deviceRoutes(app, deps);
+  entryFileRoutes(app, deps);
   reportRoutes(app, deps);
   userRoutes(app, deps);
   importRoutes(app, deps);

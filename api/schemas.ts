@@ -175,6 +175,13 @@ export const ImportIdHeaders = z.object({
     .openapi({ ...KEY_RULE, description: 'Names the load (required): the same id again changes nothing', param: { required: true } }),
 });
 
+export const SubmissionIdHeaders = z.object({
+  'submission-id': z
+    .string()
+    .optional()
+    .openapi({ ...KEY_RULE, description: 'Names the submission (required): the same id and file again changes nothing', param: { required: true } }),
+});
+
 /** Year 1 to 9999 in UTC: what PostgreSQL's timestamptz holds (RFC 3339 allows year 0 and offsets up to 23:59). */
 const EARLIEST = Date.parse('0001-01-01T00:00:00Z');
 const LATEST = Date.parse('9999-12-31T23:59:59.999Z');

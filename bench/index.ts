@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { figure, ratio } from './measure';
 
 /**
- * `npm run bench -- --positions N [--runs K] [--only bench|phase]... [--out file]`:
+ * `npm run bench -- --positions N [--runs K] [--only bench|phase]... [--entry-files] [--out file]`:
  * every benchmark at one size, each beside its baseline in the same run,
  * written to bench/results.json (or --out) with the machine described:
  * - count: the steps of a count reconciliation (bench/run.ts; --only takes
@@ -36,6 +36,8 @@ const { values } = parseArgs({
     out: { type: 'string', default: path.join('bench', 'results.json') },
     notes: { type: 'string' },
     'other-runs': { type: 'string' },
+    // Devices send each order as one entry file instead of batches of 500 (bench/run.ts).
+    'entry-files': { type: 'boolean', default: false },
   },
 });
 const only = values.only ?? [];
@@ -113,7 +115,10 @@ for (const bench of chosen) {
     if (bench === 'count') {
       const out = path.join(scratch, 'count.json');
       try {
-        await runChild(['bench/run.ts', '--positions', values.positions, '--runs', values.runs, '--out', out, ...phases.flatMap((p) => ['--only', p])]);
+        await runChild([
+          'bench/run.ts', '--positions', values.positions, '--runs', values.runs, '--out', out,
+          ...phases.flatMap((p) => ['--only', p]), ...(values['entry-files'] ? ['--entry-files'] : []),
+        ]);
       } finally {
         // A count bench that failed or was stopped part way still wrote the runs it finished.
         if (fs.existsSync(out)) results.count = readJson(out);

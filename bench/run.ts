@@ -30,13 +30,17 @@ import { costliestStatements, enableStatementProfile, resetStatementProfile, typ
  * bench process (which runs the activities, as a worker would) and
  * PostgreSQL per phase.
  */
+// --entry-files: devices send each order's entries as one file (POST /count-orders/{id}/entry-files) instead of batches of 500.
+const ENTRY_FILES = process.argv.includes('--entry-files');
 const PHASES = ['snapshot', 'countOrders', 'submissions', 'populate', 'approve', 'planRelease', 'post', 'adjustmentOrder'] as const;
 type Phase = (typeof PHASES)[number];
 const LABEL: Record<Phase, { stocktake: string; baseline: string }> = {
   snapshot: { stocktake: 'snapshot (generateSnapshot)', baseline: 'INSERT ... SELECT of the rows and their blockings' },
   countOrders: { stocktake: 'count orders (createInitialCountOrders, 500 locations each)', baseline: 'INSERT ... SELECT of orders and tasks' },
   submissions: {
-    stocktake: 'device submissions over HTTP (500 entries per request, several devices at once) and completion',
+    stocktake: ENTRY_FILES
+      ? 'device submissions over HTTP as entry files (one streamed CSV per order, stored by COPY; several devices at once) and completion'
+      : 'device submissions over HTTP (500 entries per request, several devices at once) and completion',
     baseline: 'database limit: every entry in one INSERT ... SELECT, no HTTP, no checks',
   },
   populate: { stocktake: 'populate counted quantities (populateCountedQuantities)', baseline: 'one UPDATE ... FROM with variance and verdict in SQL, then the blockings' },
@@ -52,6 +56,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '1' },
     devices: { type: 'string', default: '4' },
     only: { type: 'string', multiple: true },
+    'entry-files': { type: 'boolean', default: false },
     out: { type: 'string', default: path.join('.test-data', 'bench-count.json') },
   },
 });
@@ -60,7 +65,7 @@ const runCount = Number(values.runs);
 const devices = Number(values.devices);
 const only = (values.only ?? []) as Phase[];
 if (only.some((p) => !PHASES.includes(p)) || !(positions > 0) || !(runCount > 0) || !(devices > 0)) {
-  console.error(`usage: tsx bench/run.ts --positions N [--runs K] [--devices D] [--only ${PHASES.join('|')}]... [--out file]`);
+  console.error(`usage: tsx bench/run.ts --positions N [--runs K] [--devices D] [--only ${PHASES.join('|')}]... [--entry-files] [--out file]`);
   process.exit(2);
 }
 // Phases before the last one asked for still run (each needs the one before), unreported.
@@ -235,7 +240,7 @@ async function startApi(url: string): Promise<{ port: number; child: ChildProces
 }
 
 interface Prepared {
-  /** Per device: its orders, each with its request bodies (JSON text, 500 entries each). */
+  /** Per device: its orders, each with its request bodies (JSON text, 500 entries each; with --entry-files one CSV). */
   byDevice: Array<{ device: string; orders: Array<{ id: number; bodies: string[] }> }>;
   entries: number;
 }
@@ -262,7 +267,11 @@ async function prepareSubmissions(em: Em, reconciliationId: string, orderIds: nu
         where t.count_order_id = ${orderId} order by r.id`,
     );
     const bodies: string[] = [];
-    for (let i = 0; i < expected.length; i += 500) {
+    if (ENTRY_FILES) {
+      const csv = expected.map((e) => [e.location, e.item, e.lot, e.serial, e.handlingUnit, e.owner, e.quantity].join(','));
+      bodies.push(['location,item,lot,serial,handlingUnit,owner,quantity', ...csv].join('\n') + '\n');
+    }
+    for (let i = 0; !ENTRY_FILES && i < expected.length; i += 500) {
       const chunk = expected.slice(i, i + 500).map((e) => ({ ...e, quantity: Number(e.quantity) }));
       bodies.push(JSON.stringify({ submissionId: `o${orderId}-${i}`, entries: chunk }));
     }
@@ -278,10 +287,12 @@ async function submitOverHttp(port: number, p: Prepared): Promise<string> {
   await Promise.all(
     p.byDevice.map(async ({ device, orders }) => {
       for (const order of orders) {
-        for (const body of order.bodies) {
-          const res = await fetch(`http://127.0.0.1:${port}/count-orders/${order.id}/submissions`, {
+        for (const [n, body] of order.bodies.entries()) {
+          const res = await fetch(`http://127.0.0.1:${port}/count-orders/${order.id}/${ENTRY_FILES ? 'entry-files' : 'submissions'}`, {
             method: 'POST',
-            headers: { authorization: `Bearer token-${device}`, 'content-type': 'application/json' },
+            headers: ENTRY_FILES
+              ? { authorization: `Bearer token-${device}`, 'content-type': 'text/csv', 'submission-id': `o${order.id}-file-${n}` }
+              : { authorization: `Bearer token-${device}`, 'content-type': 'application/json' },
             body,
           });
           const text = await res.text();

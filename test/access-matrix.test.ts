@@ -299,6 +299,10 @@ const OPS: Op[] = [
     method: 'POST', path: '/count-orders/{id}/submissions', phase: 2, ...ORDER_COUNT,
     req: (t, n) => ({ path: `/count-orders/${t.order}/submissions`, body: { submissionId: `matrix-${n}`, entries: [{ location: 'A-01', item: 'P1', quantity: 10 }] } }),
   },
+  {
+    method: 'POST', path: '/count-orders/{id}/entry-files', phase: 2, ...ORDER_COUNT,
+    req: (t, n) => ({ path: `/count-orders/${t.order}/entry-files`, headers: { 'submission-id': `matrix-file-${n}` }, raw: csvOf('location,item,quantity', 'A-01,P1,10') }),
+  },
   { method: 'POST', path: '/count-orders/{id}/completion', phase: 3, ...ORDER_COUNT, req: (t) => ({ path: `/count-orders/${t.order}/completion`, body: {} }) },
 
   // Loads of master data and stock: integrations and admins, within their warehouses.

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { createActivities } from '../activities';
 import { FailureTranslation } from '../activities/failure-translation';
 import { completeCountOrder } from '../store/count-orders';
-import { submitCounts } from '../store/count-entries';
+import { submitCounts } from '../store/count-entries/batches';
 import { createReconciliation } from '../store/reconciliations';
 import { one, sql } from '../db/sql';
 import * as m from '../workflows/messages';

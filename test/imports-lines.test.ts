@@ -68,7 +68,7 @@ describe('import lines', () => {
     for await (const batch of parseLines('zones', readRecordBatches(chunks('warehouse,code\nW1,A\nW1,"B"x\nW1,C\n'), 'csv'))) lines.push(...batch);
     expect(lines).toEqual([
       { line: 2, row: { warehouse: 'W1', code: 'A' } },
-      { line: 3, problem: 'text after a closing quote (the load was read up to this line)' },
+      { line: 3, problem: 'text after a closing quote (the body was read up to this line)' },
     ]);
   });
 

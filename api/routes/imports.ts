@@ -1,16 +1,16 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { decimalPlaces } from '../../domain/decimal';
-import { BodyTap, LineTooLong } from '../../store/imports/body';
+import { BodyTap } from '../../store/imports/body';
 import { IMPORT_KINDS, type ImportKind, type ParsedLine, type RowOf } from '../../store/imports/kinds';
 import { applyImport } from '../../store/imports/load';
-import { formatOf, readRecordBatches, RecordSyntaxError, type NumberedRecord } from '../../store/streaming/records';
+import { formatOf, readRecordBatches, type NumberedRecord } from '../../store/streaming/records';
 import type { App, AppDeps } from '../deps';
 import { INTEGRATIONS, requireRole } from '../auth';
 import { jsonResponse } from '../http';
 import { Problem } from '../problem';
 import { ImportIdHeaders } from '../schemas';
-import { code, label } from '../text';
+import { blocked, decimal, optional, optionalLabel, parseRecord, parseRecords, quantity } from '../line-fields';
+import { code } from '../text';
 
 /**
  * Loads of master data and stock from the systems that own them (ERP, WMS):
@@ -19,48 +19,6 @@ import { code, label } from '../text';
  * changes nothing. A load is applied whole or not at all; bad lines are
  * answered by number with the reason.
  */
-
-/** A number as JSON gives it, or as CSV text (digits, an optional fraction; no sign, no exponent). */
-const DECIMAL_TEXT = /^\d+(?:\.\d+)?$/;
-
-function fractionDigits(text: string): number {
-  return (text.split('.')[1] ?? '').replace(/0+$/, '').length;
-}
-
-/** A non-negative decimal number with at most `decimals` decimals (and above 0 when `positive`), up to `max`. */
-function decimal(opts: { decimals: number; max?: number; positive?: boolean }) {
-  return z.unknown().transform((v, ctx) => {
-    let n: number;
-    if (typeof v === 'number') {
-      n = v;
-    } else if (typeof v === 'string' && DECIMAL_TEXT.test(v.trim())) {
-      if (fractionDigits(v.trim()) > opts.decimals) {
-        ctx.addIssue({ code: 'custom', message: `at most ${opts.decimals} decimals` });
-        return z.NEVER;
-      }
-      n = Number(v.trim());
-    } else {
-      ctx.addIssue({ code: 'custom', message: v === undefined || v === '' || v === null ? 'required' : 'a number such as 12 or 2.5 (no sign, no exponent)' });
-      return z.NEVER;
-    }
-    const problem = !Number.isFinite(n) || n < 0 ? 'must be 0 or more'
-      : opts.positive && n === 0 ? 'must be above 0'
-      : opts.max !== undefined && n > opts.max ? `at most ${opts.max}`
-      : decimalPlaces(n) > opts.decimals ? `at most ${opts.decimals} decimals`
-      : undefined;
-    if (problem) {
-      ctx.addIssue({ code: 'custom', message: problem });
-      return z.NEVER;
-    }
-    return n;
-  });
-}
-
-/**
- * A field that may be left out: absent comes in as null. (An object schema
- * takes a missing key only for optional or preprocessed fields.)
- */
-const optional = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === undefined ? null : v), schema);
 
 /** true or false; CSV text `true` / `false` (any case); absent or empty is false. */
 const flag = z.unknown().transform((v, ctx) => {
@@ -78,58 +36,6 @@ const unitDecimals = z.unknown().transform((v, ctx) => {
   ctx.addIssue({ code: 'custom', message: v === undefined || v === '' ? 'required' : 'a whole number from 0 to 4' });
   return z.NEVER;
 });
-
-/** An optional attribute (lot, serial, handling unit, owner, description): absent, null and empty are ''. */
-const optionalLabel = (max = 100) => z.preprocess((v) => v ?? '', label(max));
-
-const quantity = decimal({ decimals: 4 });
-const REASON = code(50);
-
-/**
- * Blocked quantities per reason: in JSON lines an object `{"damaged": 2}`, in
- * CSV the text `damaged=2;quality=1` (a reason holds neither `=` nor `;`).
- * Absent or empty: no blockings.
- */
-const blockedQuantities = z.unknown().transform((v, ctx) => {
-  if (v === undefined || v === null || v === '') return {};
-  let entries: Array<[string, unknown]>;
-  if (typeof v === 'string') {
-    entries = [];
-    for (const part of v.split(';')) {
-      if (part.trim() === '') continue;
-      const eq = part.indexOf('=');
-      if (eq < 0) {
-        ctx.addIssue({ code: 'custom', message: 'write blockings as reason=quantity;reason=quantity' });
-        return z.NEVER;
-      }
-      entries.push([part.slice(0, eq).trim(), part.slice(eq + 1).trim()]);
-    }
-  } else if (typeof v === 'object' && !Array.isArray(v)) {
-    entries = Object.entries(v as Record<string, unknown>);
-  } else {
-    ctx.addIssue({ code: 'custom', message: 'an object of blocked quantities by reason, such as {"damaged": 2}' });
-    return z.NEVER;
-  }
-  const out = new Map<string, number>();
-  for (const [reason, q] of entries) {
-    if (!REASON.safeParse(reason).success || reason !== reason.trim()) {
-      ctx.addIssue({ code: 'custom', message: 'a blocking reason must be 1 to 50 characters, without control characters (such as NUL) or lone surrogates' });
-      return z.NEVER;
-    }
-    if (out.has(reason)) {
-      ctx.addIssue({ code: 'custom', message: `reason ${reason} is given twice` });
-      return z.NEVER;
-    }
-    const parsed = quantity.safeParse(q);
-    if (!parsed.success) {
-      ctx.addIssue({ code: 'custom', message: `${reason}: ${parsed.error.issues[0]?.message ?? 'not a quantity'}` });
-      return z.NEVER;
-    }
-    out.set(reason, parsed.data);
-  }
-  return Object.fromEntries(out);
-});
-const blocked = optional(blockedQuantities);
 
 /** The fields of each kind's lines: CSV header names and JSON keys alike. */
 const LINE = {
@@ -160,48 +66,14 @@ const LINE = {
   }),
 } satisfies { [K in ImportKind]: z.ZodType<RowOf[K]> };
 
-const MAX_PROBLEM_CHARS = 300;
-
 /** One record checked against its kind's fields: the row, or what is wrong with it in words. */
 export function parseLine<K extends ImportKind>(kind: K, record: NumberedRecord): ParsedLine<K> {
-  const parsed = (LINE[kind] as unknown as z.ZodType<RowOf[K]>).safeParse(record.fields);
-  if (parsed.success) return { line: record.line, row: parsed.data };
-  const problem = parsed.error.issues
-    .slice(0, 3)
-    .map((issue) => {
-      if (issue.code === 'unrecognized_keys') return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`;
-      const field = String(issue.path[0] ?? '');
-      const missing = record.fields[field] === undefined && issue.code === 'invalid_type';
-      return `${field}: ${missing ? 'required' : issue.message}`;
-    })
-    .join('; ');
-  return { line: record.line, problem: problem.length > MAX_PROBLEM_CHARS ? `${problem.slice(0, MAX_PROBLEM_CHARS)}...` : problem };
+  return parseRecord(LINE[kind] as unknown as z.ZodType<RowOf[K]>, record);
 }
 
-/**
- * The lines of a body, checked one by one, in the batches the reader gives. A
- * line the reader cannot read at all (a malformed CSV line, a JSON line that
- * is not an object, text that is not UTF-8, a line over 1 MiB) ends the
- * reading: it is the last line reported.
- */
-export async function* parseLines<K extends ImportKind>(kind: K, records: AsyncIterable<NumberedRecord[]>): AsyncGenerator<Array<ParsedLine<K>>> {
-  let last = 0;
-  try {
-    for await (const batch of records) {
-      last = batch[batch.length - 1]!.line;
-      yield batch.map((record) => parseLine(kind, record));
-    }
-  } catch (e) {
-    const stop = ' (the load was read up to this line)';
-    if (e instanceof RecordSyntaxError) yield [{ line: e.line, problem: e.message.replace(/^line \d+: /, '') + stop }];
-    else if (e instanceof LineTooLong) yield [{ line: e.line, problem: e.message + stop }];
-    else if (isNotUtf8(e)) yield [{ line: last + 1, problem: 'the text is not valid UTF-8 (at or after this line; the load was read up to here)' }];
-    else throw e;
-  }
-}
-
-function isNotUtf8(e: unknown): boolean {
-  return e instanceof TypeError && (e as { code?: string }).code === 'ERR_ENCODING_INVALID_ENCODED_DATA';
+/** The lines of a body, checked one by one, in the batches the reader gives (api/line-fields.ts). */
+export function parseLines<K extends ImportKind>(kind: K, records: AsyncIterable<NumberedRecord[]>): AsyncGenerator<Array<ParsedLine<K>>> {
+  return parseRecords(LINE[kind] as unknown as z.ZodType<RowOf[K]>, records);
 }
 
 /** Visible ASCII, 1 to 200 characters, as Idempotency-Key. */

@@ -1,32 +1,14 @@
-import { affected, one, rows, sql, type Em } from '../db/sql';
-import { MAX_COUNTED_QUANTITY, MAX_INVENTORY_QUANTITY, MAX_VALUE, quantityProblem } from '../domain/quantity-bounds';
-import { audit } from './audit';
-import { requestHash } from './idempotency';
-import { notFound, refuse } from './refusal';
+import { rows, sql, type Em } from '../../db/sql';
+import { requestHash } from '../idempotency';
+import { refuse } from '../refusal';
+import { orderForSubmission, recordSubmission, refuseUnlessOpenFor, type Received } from './submission';
+import { lineProblem, type CountEntryInput, type ResolvedLine, type Submission } from './rules';
 
 /**
- * What devices report: count entries, stored in batches (submissions) that a
- * device may repeat on a flaky network. The one home of `count_submission`
- * and `count_entry`.
+ * Count entries sent in batches (submissions of up to 5,000 entries) that a
+ * device may repeat on a flaky network. With files.ts, the one home of
+ * `count_entry`.
  */
-export interface CountEntryInput {
-  location: string;
-  item: string;
-  lot: string;
-  serial: string;
-  handlingUnit: string;
-  owner: string;
-  quantity: number;
-  /** Counted blocked quantity per reason; omit when the device does not count blockings. */
-  blocked?: Record<string, number>;
-}
-
-export interface Submission {
-  submissionId: string;
-  device: string;
-  countedBy: string;
-  entries: CountEntryInput[];
-}
 
 /**
  * Stores one batch of count entries, all or nothing. The submission id makes
@@ -34,60 +16,17 @@ export interface Submission {
  * the same id with other content is refused. A completed order takes no new
  * entries.
  */
-export async function submitCounts(
-  em: Em,
-  orderId: number,
-  submission: Submission,
-): Promise<{ submissionId: string; accepted: number; duplicate: boolean }> {
+export async function submitCounts(em: Em, orderId: number, submission: Submission): Promise<Received> {
   const hash = requestHash(submission.entries);
   return em.transactional(async (tx) => {
-    const order = await one(tx, sql<{ status: string; assigned_to: string | null; warehouse: string; reconciliation_id: string }>`
-      select o.status, o.assigned_to, r.warehouse_code as warehouse, o.reconciliation_id
-      from count_order o join reconciliation r on r.id = o.reconciliation_id where o.id = ${orderId} for update of o`);
-    if (!order) throw notFound(`count order ${orderId}`);
-    const prior = await one(tx, sql<{ request_hash: string; entries: number }>`
-      select request_hash, entries from count_submission where count_order_id = ${orderId} and submission_id = ${submission.submissionId}`);
-    if (prior) {
-      if (prior.request_hash !== hash) {
-        throw refuse('SubmissionIdReused', `submission ${submission.submissionId} was already received with different entries`);
-      }
-      return { submissionId: submission.submissionId, accepted: prior.entries, duplicate: true };
-    }
-    if (order.status !== 'open') {
-      throw refuse('CountOrderClosed', `count order ${orderId} is ${order.status}; entries after completion are rejected`);
-    }
-    if (order.assigned_to && order.assigned_to !== submission.device) {
-      throw refuse('CountOrderAssigned', `count order ${orderId} is assigned to device ${order.assigned_to}`);
-    }
+    const { order, repeat } = await orderForSubmission(tx, orderId, submission.submissionId, () => hash);
+    if (repeat) return repeat;
+    refuseUnlessOpenFor(order, submission.device);
     // Stored before it is judged: a bad line throws, and the transaction takes the whole batch back.
     const resolved = await storeEntries(tx, orderId, order.warehouse, submission);
     refuseBadLines(submission.entries, resolved);
-    await affected(tx, sql`insert into count_submission (count_order_id, submission_id, request_hash, entries, device)
-      values (${orderId}, ${submission.submissionId}, ${hash}, ${submission.entries.length}, ${submission.device})`);
-    await audit(tx, {
-      reconciliationId: order.reconciliation_id,
-      actor: submission.countedBy,
-      action: 'count_submitted',
-      subject: `count order ${orderId}`,
-      after: { submissionId: submission.submissionId, entries: submission.entries.length, device: submission.device },
-    });
-    return { submissionId: submission.submissionId, accepted: submission.entries.length, duplicate: false };
+    return recordSubmission(tx, order, { ...submission, hash, entries: submission.entries.length });
   });
-}
-
-interface ResolvedLine {
-  line: number;
-  location_id: number | null;
-  item_id: number | null;
-  in_order: boolean;
-  unit: string;
-  decimals: number;
-  serial_tracked: boolean;
-  lot_tracked: boolean;
-  conversion_factor: string;
-  standard_cost: string;
-  /** Quantity already stored for the same stock position in this order (entries add up). */
-  stored: string;
 }
 
 const positionKey = (e: CountEntryInput) => JSON.stringify([e.location, e.item, e.lot, e.serial, e.handlingUnit, e.owner]);
@@ -166,28 +105,4 @@ function refuseBadLines(entries: CountEntryInput[], resolved: ResolvedLine[]): v
   if (bad.length > 0) {
     throw refuse('InvalidCountEntries', bad.slice(0, 50).map((b) => `line ${b.line}: ${b.problem}`).join('; '), { lines: bad });
   }
-}
-
-function lineProblem(e: CountEntryInput, r: ResolvedLine, batchTotal: number): string | undefined {
-  if (r.location_id === null) return `unknown location ${e.location}`;
-  if (r.item_id === null) return `unknown item ${e.item}`;
-  if (!r.in_order) return `location ${e.location} is not part of this count order`;
-  if (r.serial_tracked && e.serial === '') return `item ${e.item} is serial-tracked: give the serial and a quantity of 0 or 1`;
-  if (r.lot_tracked && e.lot === '') return `item ${e.item} is lot-tracked: give the lot`;
-  const rules = { decimals: r.decimals, serialTracked: r.serial_tracked };
-  const quantity = quantityProblem(e.quantity, r.unit, rules);
-  if (quantity) return `item ${e.item}: ${quantity}`;
-  let blockedTotal = 0;
-  for (const [reason, q] of Object.entries(e.blocked ?? {})) {
-    const p = quantityProblem(q, r.unit, rules);
-    if (p) return `item ${e.item}, blocked ${reason}: ${p}`;
-    blockedTotal += q;
-  }
-  if (blockedTotal > e.quantity) return `item ${e.item}: the blocked quantity ${blockedTotal} exceeds the counted quantity ${e.quantity}`;
-  const total = Number(r.stored) + batchTotal;
-  const inventory = total * Number(r.conversion_factor);
-  if (total > MAX_COUNTED_QUANTITY || inventory > MAX_INVENTORY_QUANTITY || inventory * Number(r.standard_cost) > MAX_VALUE) {
-    return `item ${e.item}: ${total} ${r.unit} at this stock position is more than the stock records can hold`;
-  }
-  return undefined;
 }

@@ -1,0 +1,67 @@
+import { MAX_COUNTED_QUANTITY, MAX_INVENTORY_QUANTITY, MAX_VALUE, quantityProblem } from '../../domain/quantity-bounds';
+
+/**
+ * What makes a count entry storable: its codes resolve, its location is part
+ * of the order, and its quantities follow the item's unit and tracking
+ * (domain/quantity-bounds). The same rules for entries sent in batches
+ * (batches.ts) and in files (files.ts).
+ */
+export interface CountEntryInput {
+  location: string;
+  item: string;
+  lot: string;
+  serial: string;
+  handlingUnit: string;
+  owner: string;
+  quantity: number;
+  /** Counted blocked quantity per reason; omit when the device does not count blockings. */
+  blocked?: Record<string, number>;
+}
+
+export interface Submission {
+  submissionId: string;
+  device: string;
+  countedBy: string;
+  entries: CountEntryInput[];
+}
+
+/** An entry resolved against master data and the order. */
+export interface ResolvedLine {
+  line: number;
+  location_id: number | null;
+  item_id: number | null;
+  in_order: boolean;
+  unit: string;
+  decimals: number;
+  serial_tracked: boolean;
+  lot_tracked: boolean;
+  conversion_factor: string;
+  standard_cost: string;
+  /** Quantity already stored for the same stock position in this order (entries add up). */
+  stored: string;
+}
+
+/** Why the entry cannot be stored, or undefined. `batchTotal`: what the same request holds for the same position, this entry included. */
+export function lineProblem(e: CountEntryInput, r: ResolvedLine, batchTotal: number): string | undefined {
+  if (r.location_id === null) return `unknown location ${e.location}`;
+  if (r.item_id === null) return `unknown item ${e.item}`;
+  if (!r.in_order) return `location ${e.location} is not part of this count order`;
+  if (r.serial_tracked && e.serial === '') return `item ${e.item} is serial-tracked: give the serial and a quantity of 0 or 1`;
+  if (r.lot_tracked && e.lot === '') return `item ${e.item} is lot-tracked: give the lot`;
+  const rules = { decimals: r.decimals, serialTracked: r.serial_tracked };
+  const quantity = quantityProblem(e.quantity, r.unit, rules);
+  if (quantity) return `item ${e.item}: ${quantity}`;
+  let blockedTotal = 0;
+  for (const [reason, q] of Object.entries(e.blocked ?? {})) {
+    const p = quantityProblem(q, r.unit, rules);
+    if (p) return `item ${e.item}, blocked ${reason}: ${p}`;
+    blockedTotal += q;
+  }
+  if (blockedTotal > e.quantity) return `item ${e.item}: the blocked quantity ${blockedTotal} exceeds the counted quantity ${e.quantity}`;
+  const total = Number(r.stored) + batchTotal;
+  const inventory = total * Number(r.conversion_factor);
+  if (total > MAX_COUNTED_QUANTITY || inventory > MAX_INVENTORY_QUANTITY || inventory * Number(r.standard_cost) > MAX_VALUE) {
+    return `item ${e.item}: ${total} ${r.unit} at this stock position is more than the stock records can hold`;
+  }
+  return undefined;
+}
