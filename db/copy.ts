@@ -9,15 +9,18 @@ import { one, sql, type Em } from './sql';
  * its connection, so the pool's clients are known here by backend process id
  * and found through `pg_backend_pid()`.
  */
-const clients = new Map<number, PoolClient>();
+const clients = new Map<number, Set<PoolClient>>();
 
 /** Called once per pool (db/resilient-driver.ts): every client it opens can then take a COPY. */
 export function trackCopyClients(pool: Pool): void {
   pool.on('connect', (client) => {
     const pid = (client as unknown as { processID: number }).processID;
-    clients.set(pid, client);
+    const withPid = clients.get(pid) ?? new Set();
+    withPid.add(client);
+    clients.set(pid, withPid);
     client.once('end', () => {
-      if (clients.get(pid) === client) clients.delete(pid);
+      withPid.delete(client);
+      if (withPid.size === 0 && clients.get(pid) === withPid) clients.delete(pid);
     });
   });
 }
@@ -32,8 +35,11 @@ export interface Copier {
 /** A copier for the connection `em` (a transactional one) holds. */
 export async function copierFor(em: Em): Promise<Copier> {
   const { pid } = (await one(em, sql<{ pid: number }>`select pg_backend_pid() as pid`))!;
-  const client = clients.get(pid);
-  if (!client) throw new Error(`no pooled client for backend ${pid}: the pool was not tracked for COPY`);
+  const withPid = clients.get(pid);
+  // Two servers (pools of one process on different database servers) may each have a backend with this
+  // pid; then which client holds the transaction is not known, and guessing could copy into the wrong one.
+  if (withPid?.size !== 1) throw new Error(`${withPid ? 'more than one' : 'no'} pooled client for backend ${pid}: cannot COPY on it`);
+  const client = [...withPid][0]!;
   return {
     async copy(table, columns, rows) {
       const stream = client.query(copyFrom(`copy ${table} (${columns.join(', ')}) from stdin`));

@@ -13,7 +13,7 @@ import { useStack, type Stack } from './support/stack';
  */
 const HEADER = 'location,item,lot,serial,handlingUnit,owner,quantity,blocked';
 /** One small warehouse per test: a warehouse has one active reconciliation at a time. */
-const WAREHOUSES = ['F1', 'F2', 'F3', 'F4', 'F5', 'F6'];
+const WAREHOUSES = ['F1', 'F2', 'F3', 'F4', 'F5', 'F6', 'F7'];
 
 async function sendFile(stack: Stack, orderId: number, submissionId: string, text: string, opts: { jsonl?: boolean; as?: string } = {}) {
   const res = await fetch(`${stack.baseUrl}/count-orders/${orderId}/entry-files`, {
@@ -131,6 +131,20 @@ describe('entry files', () => {
     expect(await entriesOf(t.stack, order)).toEqual([]);
     const submissions = await one(t.stack.db.orm.em.fork(), sql<{ n: number }>`select count(*)::int as n from count_submission where count_order_id = ${order}`);
     expect(submissions!.n).toBe(0);
+  });
+
+  it('lists the first 1,000 bad lines in line order, unreadable and refused alike, with the number of all of them', async () => {
+    const { order } = await counting('F7');
+    // Every 100th line cannot be read (no number); the others name a location that does not exist.
+    const lines = Array.from({ length: 1500 }, (_, i) => (i % 100 === 0 ? 'A-01,P1,,,,,x,' : `NOWHERE-${i},P1,,,,,1,`));
+    const res = await sendFile(t.stack, order, 'many-bad', [HEADER, ...lines].join('\n') + '\n');
+    expectProblem(res, 422, 'invalid-count-entries');
+    expect(res.body.badLines).toBe(1500);
+    const listed = (res.body.lines as Array<{ line: number; problem: string }>);
+    expect(listed.map((l) => l.line)).toEqual(Array.from({ length: 1000 }, (_, i) => i + 2));
+    expect(listed[0]!.problem).toMatch(/^quantity: /);
+    expect(listed[1]!.problem).toMatch(/unknown location NOWHERE-1$/);
+    expect(await entriesOf(t.stack, order)).toEqual([]);
   });
 
   it('refuses a file for a completed order (409 count-order-closed)', async () => {

@@ -42,18 +42,21 @@ export async function submitCountFile(em: Em, orderId: number, file: EntryFile):
     await affected(tx, sql`
       create temp table entry_file (line int not null, location text not null, item text not null, lot text not null, serial text not null,
                                     handling_unit text not null, owner text not null, quantity numeric not null, blocked jsonb) on commit drop`);
-    const { lines, problems } = await stageLines(tx, file.lines);
+    const unreadable = new BadLines();
+    const lines = await stageLines(tx, file.lines, unreadable);
     const hash = await file.bodyHash();
     if (lines === 0) throw refuse('InvalidCountEntries', 'the file holds no entries; nothing was stored', { lines: [], badLines: 0 });
     await resolve(tx, orderId, order.warehouse);
-    problems.push(...(await judge(tx)));
-    if (problems.length > 0) {
-      problems.sort((a, b) => a.line - b.line);
-      const shown = problems.slice(0, 5).map((p) => `line ${p.line}: ${p.problem}`).join('; ');
+    const broken = await judge(tx);
+    const bad = unreadable.count + broken.count;
+    if (bad > 0) {
+      // Both lists are in line order and hold each one's first lines: together they hold the file's first.
+      const listed = [...unreadable.first, ...broken.first].sort((a, b) => a.line - b.line).slice(0, MAX_LISTED);
+      const shown = listed.slice(0, 5).map((p) => `line ${p.line}: ${p.problem}`).join('; ');
       throw refuse(
         'InvalidCountEntries',
-        `${problems.length} of ${lines} lines cannot be stored, so nothing was: ${shown}${problems.length > 5 ? '; ...' : ''}`,
-        { lines: problems.slice(0, MAX_LISTED), badLines: problems.length },
+        `${bad} of ${lines} lines cannot be stored, so nothing was: ${shown}${bad > 5 ? '; ...' : ''}`,
+        { lines: listed, badLines: bad },
       );
     }
     await affected(tx, sql`
@@ -70,9 +73,8 @@ export async function submitCountFile(em: Em, orderId: number, file: EntryFile):
  * batch in flight; settled before the transaction can end) and keeps the
  * lines whose fields could not be read.
  */
-async function stageLines(tx: Em, arriving: AsyncIterable<EntryLine[]>): Promise<{ lines: number; problems: Array<{ line: number; problem: string }> }> {
+async function stageLines(tx: Em, arriving: AsyncIterable<EntryLine[]>, problems: BadLines): Promise<number> {
   const copier = await copierFor(tx);
-  const problems: Array<{ line: number; problem: string }> = [];
   let lines = 0;
   let batch: CountEntryLine[] = [];
   let staging: Promise<void> = Promise.resolve();
@@ -87,7 +89,7 @@ async function stageLines(tx: Em, arriving: AsyncIterable<EntryLine[]>): Promise
     for await (const arrived of arriving) {
       for (const l of arrived) {
         lines++;
-        if ('problem' in l) problems.push(l);
+        if ('problem' in l) problems.add(l);
         else batch.push(l);
         if (batch.length >= FILE_BATCH_LINES) await flush();
       }
@@ -97,7 +99,18 @@ async function stageLines(tx: Em, arriving: AsyncIterable<EntryLine[]>): Promise
     await staging.catch(() => {});
   }
   await staging;
-  return { lines, problems };
+  return lines;
+}
+
+/** Bad lines as they are found, in line order: the first MAX_LISTED kept, all counted (a file of garbage costs no memory). */
+class BadLines {
+  readonly first: Array<{ line: number; problem: string }> = [];
+  count = 0;
+
+  add(bad: { line: number; problem: string }): void {
+    this.count++;
+    if (this.first.length < MAX_LISTED) this.first.push({ line: bad.line, problem: bad.problem });
+  }
 }
 
 type CountEntryLine = { line: number; row: CountEntryInput };
@@ -156,8 +169,8 @@ async function resolve(tx: Em, orderId: number, warehouse: string): Promise<void
  * for such a line every test of lineProblem passes. Everything else, however
  * many, is judged line by line in Node.
  */
-async function judge(tx: Em): Promise<Array<{ line: number; problem: string }>> {
-  const problems: Array<{ line: number; problem: string }> = [];
+async function judge(tx: Em): Promise<BadLines> {
+  const problems = new BadLines();
   let after = 0;
   for (;;) {
     const page = await rows(tx, sql<ResolvedLine & Omit<CountEntryInput, 'blocked'> & { blocked: Record<string, number> | null; file_total: number }>`
@@ -172,7 +185,7 @@ async function judge(tx: Em): Promise<Array<{ line: number; problem: string }>> 
       order by line limit ${JUDGE_PAGE}`);
     for (const r of page) {
       const problem = lineProblem({ ...r, blocked: r.blocked ?? undefined }, r, r.file_total);
-      if (problem) problems.push({ line: r.line, problem });
+      if (problem) problems.add({ line: r.line, problem });
     }
     if (page.length < JUDGE_PAGE) return problems;
     after = page[page.length - 1]!.line;
