@@ -106,6 +106,26 @@ const blockedQuantities = z.unknown().transform((v, ctx) => {
 });
 export const blocked = optional(blockedQuantities);
 
+/** The request body of a route that takes lines, for the OpenAPI document: `record` names what one line holds. */
+export function linesBody(record: string) {
+  return {
+    required: true,
+    content: {
+      'text/csv': { schema: z.unknown().openapi({ description: `A header line naming the fields, then one line per ${record} (RFC 4180)` }) },
+      'application/x-ndjson': { schema: z.unknown().openapi({ description: `One JSON object per ${record}` }) },
+    },
+  };
+}
+
+/** A header naming a request (Import-Id, Submission-Id): 1 to 200 visible ASCII characters, as Idempotency-Key. */
+const REQUEST_NAME = /^[\x21-\x7e]{1,200}$/;
+
+/** A request name as sent in its header, trimmed, or undefined when it is missing or not 1 to 200 visible ASCII characters. */
+export function requestName(value: string | undefined): string | undefined {
+  const id = value?.trim();
+  return id !== undefined && REQUEST_NAME.test(id) ? id : undefined;
+}
+
 /** A line read: its row, or what is wrong with it. */
 export type ParsedRecord<T> = { line: number; row: T } | { line: number; problem: string };
 

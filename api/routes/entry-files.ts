@@ -8,7 +8,7 @@ import { formatOf, readRecordBatches } from '../../store/streaming/records';
 import { countedOrder } from '../access';
 import type { App, AppDeps } from '../deps';
 import { jsonResponse } from '../http';
-import { blocked, decimal, optional, optionalLabel, parseRecords } from '../line-fields';
+import { blocked, decimal, linesBody, optional, optionalLabel, parseRecords, requestName } from '../line-fields';
 import { Problem } from '../problem';
 import { OrderIdParam, SubmissionIdHeaders } from '../schemas';
 import { code } from '../text';
@@ -44,11 +44,9 @@ const ENTRY_LINE = z.strictObject({
   blocked: optional(countedBlockings),
 });
 
-const SUBMISSION_ID = /^[\x21-\x7e]{1,200}$/;
-
 function submissionIdOf(c: Context): string {
-  const id = c.req.header('submission-id')?.trim();
-  if (id === undefined || !SUBMISSION_ID.test(id)) {
+  const id = requestName(c.req.header('submission-id'));
+  if (id === undefined) {
     throw new Problem(422, 'invalid-submission-id', 'Submission-Id required', 'send a Submission-Id header of 1 to 200 visible ASCII characters that names this file of entries');
   }
   return id;
@@ -67,13 +65,7 @@ const route = createRoute({
   request: {
     params: OrderIdParam,
     headers: SubmissionIdHeaders,
-    body: {
-      required: true,
-      content: {
-        'text/csv': { schema: z.unknown().openapi({ description: 'A header line naming the fields, then one line per entry (RFC 4180)' }) },
-        'application/x-ndjson': { schema: z.unknown().openapi({ description: 'One JSON object per entry' }) },
-      },
-    },
+    body: linesBody('entry'),
   },
   responses: {
     201: jsonResponse('Stored: { submissionId, accepted, duplicate: false }'),

@@ -9,7 +9,7 @@ import { INTEGRATIONS, requireRole } from '../auth';
 import { jsonResponse } from '../http';
 import { Problem } from '../problem';
 import { ImportIdHeaders } from '../schemas';
-import { blocked, decimal, optional, optionalLabel, parseRecord, parseRecords, quantity } from '../line-fields';
+import { blocked, decimal, linesBody, optional, optionalLabel, parseRecord, parseRecords, quantity, requestName } from '../line-fields';
 import { code } from '../text';
 
 /**
@@ -76,12 +76,10 @@ export function parseLines<K extends ImportKind>(kind: K, records: AsyncIterable
   return parseRecords(LINE[kind] as unknown as z.ZodType<RowOf[K]>, records);
 }
 
-/** Visible ASCII, 1 to 200 characters, as Idempotency-Key. */
-const IMPORT_ID = /^[\x21-\x7e]{1,200}$/;
-
+/** The Import-Id header (api/line-fields.ts requestName), or a 422. */
 function importIdOf(c: Context): string {
-  const id = c.req.header('import-id')?.trim();
-  if (id === undefined || !IMPORT_ID.test(id)) {
+  const id = requestName(c.req.header('import-id'));
+  if (id === undefined) {
     throw new Problem(422, 'invalid-import-id', 'Import-Id required', 'send an Import-Id header of 1 to 200 visible ASCII characters that identifies this load');
   }
   return id;
@@ -111,13 +109,7 @@ const route = createRoute({
   request: {
     params: z.object({ kind: z.enum(IMPORT_KINDS) }),
     headers: ImportIdHeaders,
-    body: {
-      required: true,
-      content: {
-        'text/csv': { schema: z.unknown().openapi({ description: 'A header line naming the fields, then one line per record (RFC 4180)' }) },
-        'application/x-ndjson': { schema: z.unknown().openapi({ description: 'One JSON object per line' }) },
-      },
-    },
+    body: linesBody('record'),
   },
   responses: {
     201: jsonResponse('Applied: { importId, kind, lines, created, updated, unchanged, movements }'),
