@@ -1,5 +1,7 @@
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { seedDemoWarehouse } from '../db/seed';
+import { upsertUser } from '../store/users';
 import { one, rows, sql } from '../db/sql';
 import { countAll, ONE_MORE } from './support/counting';
 import { auditEvents, expectProblem } from './support/problem-checks';
@@ -79,4 +81,70 @@ describe('connections the database drops in the middle of a decision', () => {
     expect(res.status).toBe(200);
     expect(await checkedOutConnections(stack)).toBe(0);
   }, 90_000);
+});
+
+describe('a stock load whose connection the database drops while its lines are being copied', () => {
+  const t = useOutageStack(async (stack) => {
+    await seedDemoWarehouse(stack.db.orm, { positions: 24, warehouseCode: 'CPY' });
+    await upsertUser(stack.db.orm.em.fork(), 'wms-outage', 'integration', 'token-wms-outage', { kind: 'system' });
+  });
+  /** A body of `lines` new positions at CPY's first location, the last part held back until `release` resolves. */
+  const heldBody = async (lines: number, release: Promise<void>) => {
+    const first = (await one(t.stack.db.orm.em.fork(), sql<{ location: string }>`
+      select code as location from location where warehouse_code = 'CPY' order by code limit 1`))!.location;
+    const item = (await one(t.stack.db.orm.em.fork(), sql<{ code: string }>`
+      select code from item where not serial_tracked and not lot_tracked order by code limit 1`))!.code;
+    // Each line names its own handling unit: one new position per line.
+    const text = (from: number, to: number) => Array.from({ length: to - from }, (_, k) => `CPY,${first},${item},HU-${from + k},${1 + ((from + k) % 5)}\n`).join('');
+    return new ReadableStream<Uint8Array>({
+      async start(controller) {
+        controller.enqueue(new TextEncoder().encode('warehouse,location,item,handlingUnit,quantity\n' + text(0, lines - 100)));
+        await release;
+        controller.enqueue(new TextEncoder().encode(text(lines - 100, lines)));
+        controller.close();
+      },
+    });
+  };
+
+  it('answers 503, applies nothing, gives the connection back, and the same load sent again applies', async () => {
+    const { stack } = t;
+    const positionsBefore = (await one(stack.db.orm.em.fork(), sql<{ n: number }>`select count(*)::int as n from stock_position`))!.n;
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    const post = (body: ReadableStream<Uint8Array>) =>
+      fetch(`${stack.baseUrl}/imports/stock`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer token-wms-outage', 'content-type': 'text/csv', 'import-id': 'cut-mid-copy' },
+        body,
+        duplex: 'half',
+      } as RequestInit);
+    const answer = post(await heldBody(12_000, released));
+
+    // The load has copied its first batches and waits for the rest of the body: its connection is dropped.
+    const admin = new pg.Client({ connectionString: stack.db.url });
+    await admin.connect();
+    try {
+      let pid: number | undefined;
+      while (pid === undefined) {
+        const found = await admin.query<{ pid: number }>(
+          `select pid from pg_stat_activity where datname = current_database() and query ilike 'copy import_row%' limit 1`);
+        pid = found.rows[0]?.pid;
+        if (pid === undefined) await new Promise((r) => setTimeout(r, 20));
+      }
+      await admin.query('select pg_terminate_backend($1)', [pid]);
+    } finally {
+      await admin.end();
+    }
+    release();
+    const res = await answer;
+    const body = await res.json();
+    expectProblem({ status: res.status, body, contentType: res.headers.get('content-type') }, 503, 'unavailable');
+    expect((await one(stack.db.orm.em.fork(), sql<{ n: number }>`select count(*)::int as n from stock_position`))!.n).toBe(positionsBefore);
+    expect(await rows(stack.db.orm.em.fork(), sql`select id from import_load where id = 'cut-mid-copy'`)).toEqual([]);
+    expect(await checkedOutConnections(stack)).toBe(0);
+
+    const again = await post(await heldBody(12_000, Promise.resolve()));
+    expect(again.status, await again.clone().text()).toBe(201);
+    expect(((await again.json()) as { created: number }).created).toBe(12_000);
+  }, 60_000);
 });
