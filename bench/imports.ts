@@ -30,6 +30,16 @@ const N = Number(values.lines);
 const LOCATIONS = Math.max(1, Math.ceil(N / 100));
 const ITEMS = 100;
 
+/** A CSV body generated on the fly, a header and then 2,000 lines a chunk, so no side ever holds all of it. */
+function* csvChunks(header: string, count: number, line: (i: number) => string): Generator<string> {
+  yield header + '\n';
+  for (let i = 0; i < count; i += 2_000) {
+    const chunk: string[] = [];
+    for (let j = i; j < Math.min(count, i + 2_000); j++) chunk.push(line(j));
+    yield chunk.join('\n') + '\n';
+  }
+}
+
 const dataDir = path.resolve('.test-data', `bench-imports-${process.pid}`);
 const pg = await startEmbeddedPostgres({ dataDir, persistent: false });
 const orm = await openOrm(pg.adminUrl, { poolMax: 4 });
@@ -43,17 +53,13 @@ try {
   const base = `http://127.0.0.1:${port}`;
 
   const load = async (kind: string, importId: string, header: string, count: number, line: (i: number) => string) => {
-    let i = 0;
     const encoder = new TextEncoder();
+    const chunks = csvChunks(header, count, line);
     const body = new ReadableStream<Uint8Array>({
-      start(controller) {
-        controller.enqueue(encoder.encode(header + '\n'));
-      },
       pull(controller) {
-        if (i >= count) return controller.close();
-        const chunk: string[] = [];
-        for (const end = Math.min(count, i + 2_000); i < end; i++) chunk.push(line(i));
-        controller.enqueue(encoder.encode(chunk.join('\n') + '\n'));
+        const next = chunks.next();
+        if (next.done) controller.close();
+        else controller.enqueue(encoder.encode(next.value));
       },
     });
     const t0 = performance.now();
@@ -104,17 +110,8 @@ try {
     // stock: the same body loaded by hand-written SQL (bench/import-baseline.ts)
     // into a copy of the warehouse's layout, checked to write the same stock.
     await copyLayout('HAND');
-    const line = stockLine(shift, 'HAND');
-    const body = function* () {
-      yield header + '\n';
-      for (let i = 0; i < N; i += 2_000) {
-        const chunk: string[] = [];
-        for (let j = i; j < Math.min(N, i + 2_000); j++) chunk.push(line(j));
-        yield chunk.join('\n') + '\n';
-      }
-    };
     const h0 = performance.now();
-    await handWrittenStockLoad(pg.adminUrl, body());
+    await handWrittenStockLoad(pg.adminUrl, csvChunks(header, N, stockLine(shift, 'HAND')));
     record('baseline: the same body by hand-written SQL (COPY, then one INSERT ... SELECT each)', performance.now() - h0);
     const differing = (await one(em, sql<{ n: number }>`${sql.raw(differingStockSql('BENCH', 'HAND'))}`))!.n;
     if (differing !== 0) throw new Error(`the hand-written load wrote other stock than Stocktake's: ${differing} rows differ`);

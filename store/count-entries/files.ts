@@ -1,4 +1,5 @@
 import { copierFor } from '../../db/copy';
+import { oneInFlight } from '../../db/one-in-flight';
 import { affected, rows, sizeForBulk, sql, type Em } from '../../db/sql';
 import { refuse } from '../refusal';
 import { lineProblem, type CountEntryInput, type ResolvedLine } from './rules';
@@ -69,23 +70,21 @@ export async function submitCountFile(em: Em, orderId: number, file: EntryFile):
 }
 
 /**
- * Copies the good lines into entry_file while the next batch is read (one
- * batch in flight; settled before the transaction can end) and keeps the
- * lines whose fields could not be read.
+ * Copies the good lines into entry_file while the next batch is read
+ * (db/one-in-flight.ts) and keeps the lines whose fields could not be read.
  */
 async function stageLines(tx: Em, arriving: AsyncIterable<EntryLine[]>, problems: BadLines): Promise<number> {
   const copier = await copierFor(tx);
   let lines = 0;
   let batch: CountEntryLine[] = [];
-  let staging: Promise<void> = Promise.resolve();
-  const flush = async () => {
-    await staging;
-    const rowsOf = batch;
-    batch = [];
-    staging = rowsOf.length > 0 ? copier.copy('entry_file', COLUMNS, rowsOf.map(copyRow)) : Promise.resolve();
-    staging.catch(() => {});
-  };
-  try {
+  await oneInFlight(async (start) => {
+    const flush = () => {
+      const rowsOf = batch;
+      batch = [];
+      return start(async () => {
+        if (rowsOf.length > 0) await copier.copy('entry_file', COLUMNS, rowsOf.map(copyRow));
+      });
+    };
     for await (const arrived of arriving) {
       for (const l of arrived) {
         lines++;
@@ -95,10 +94,7 @@ async function stageLines(tx: Em, arriving: AsyncIterable<EntryLine[]>, problems
       }
     }
     await flush();
-  } finally {
-    await staging.catch(() => {});
-  }
-  await staging;
+  });
   return lines;
 }
 

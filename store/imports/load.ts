@@ -1,3 +1,4 @@
+import { oneInFlight } from '../../db/one-in-flight';
 import { affected, one, rows, sizeForBulk, sql, type Em } from '../../db/sql';
 import { audit } from '../audit';
 import { refuse } from '../refusal';
@@ -78,21 +79,17 @@ export async function applyImport<K extends ImportKind>(em: Em, req: ImportReque
     let lines = 0;
     let batch: Array<{ line: number; row: RowOf[K] }> = [];
     let problems: LineProblem[] = [];
-    // One batch is staged while the next is read and checked: PostgreSQL
-    // stores while Node parses. Its failure surfaces at the next flush.
-    let staging: Promise<void> = Promise.resolve();
-    const flush = async () => {
-      await staging;
-      const [rowsOf, problemsOf] = [batch, problems];
-      batch = [];
-      problems = [];
-      staging = (async () => {
-        if (rowsOf.length > 0) await spec.stage(tx, rowsOf, problemsOf);
-        if (problemsOf.length > 0) await stageProblems(tx, problemsOf);
-      })();
-      staging.catch(() => {});
-    };
-    try {
+    // One batch is staged while the next is read and checked.
+    await oneInFlight(async (start) => {
+      const flush = () => {
+        const [rowsOf, problemsOf] = [batch, problems];
+        batch = [];
+        problems = [];
+        return start(async () => {
+          if (rowsOf.length > 0) await spec.stage(tx, rowsOf, problemsOf);
+          if (problemsOf.length > 0) await stageProblems(tx, problemsOf);
+        });
+      };
       for await (const arrived of req.lines) {
         for (const parsed of arrived) {
           lines++;
@@ -110,11 +107,7 @@ export async function applyImport<K extends ImportKind>(em: Em, req: ImportReque
         }
       }
       await flush();
-    } finally {
-      // Settled before the transaction can end: none of its statements may run after the rollback.
-      await staging.catch(() => {});
-    }
-    await staging;
+    });
     const hash = await req.bodyHash();
     if (lines === 0) throw refuse('InvalidImport', 'the load holds no lines; nothing was applied', { lines: [], badLines: 0 });
 
