@@ -2,7 +2,7 @@ import { rows, sql, type Em } from '../../db/sql';
 import { requestHash } from '../idempotency';
 import { refuse } from '../refusal';
 import { orderForSubmission, recordSubmission, refuseUnlessOpenFor, type Received } from './submission';
-import { lineProblem, type CountEntryInput, type ResolvedLine, type Submission } from './rules';
+import { couldBreakARule, lineProblem, type CountEntryInput, type ResolvedLine, type Submission } from './rules';
 
 /**
  * Count entries sent in batches (submissions of up to 5,000 entries) that a
@@ -23,13 +23,10 @@ export async function submitCounts(em: Em, orderId: number, submission: Submissi
     if (repeat) return repeat;
     refuseUnlessOpenFor(order, submission.device);
     // Stored before it is judged: a bad line throws, and the transaction takes the whole batch back.
-    const resolved = await storeEntries(tx, orderId, order.warehouse, submission);
-    refuseBadLines(submission.entries, resolved);
+    refuseBadLines(submission.entries, await storeEntries(tx, orderId, order.warehouse, submission));
     return recordSubmission(tx, order, { ...submission, hash, entries: submission.entries.length });
   });
 }
-
-const positionKey = (e: CountEntryInput) => JSON.stringify([e.location, e.item, e.lot, e.serial, e.handlingUnit, e.owner]);
 
 /**
  * Every line resolved against master data and the order, and stored, in one
@@ -37,16 +34,16 @@ const positionKey = (e: CountEntryInput) => JSON.stringify([e.location, e.item, 
  * looked up once by its unique index (a batch names a few hundred codes;
  * joining would hash every location and item of the warehouse per batch),
  * and the quantity stored before is summed for the batch's own positions
- * only. Lines whose codes resolve are inserted with the ids found; the
- * caller judges every line on what comes back and throws on any bad one,
- * which rolls the insert back: bad lines are rare, and a valid batch then
- * costs one statement instead of two.
+ * only. Lines whose codes resolve are inserted with the ids found. Only the
+ * lines that could break a rule (rules.ts couldBreakARule) come back, for
+ * the caller to judge and throw on, which rolls the insert back: bad lines
+ * are rare, so a valid batch costs one statement that returns nothing.
  */
-async function storeEntries(em: Em, orderId: number, warehouse: string, s: Submission): Promise<ResolvedLine[]> {
+async function storeEntries(em: Em, orderId: number, warehouse: string, s: Submission): Promise<Array<ResolvedLine & { request_total: number }>> {
   const col = <T>(f: (e: CountEntryInput) => T) => s.entries.map(f);
   return rows(
     em,
-    sql<ResolvedLine>`
+    sql<ResolvedLine & { request_total: number }>`
       with e as (
         select * from unnest(${col((e) => e.location)}::text[], ${col((e) => e.item)}::text[], ${col((e) => e.lot)}::text[],
                              ${col((e) => e.serial)}::text[], ${col((e) => e.handlingUnit)}::text[], ${col((e) => e.owner)}::text[],
@@ -59,16 +56,18 @@ async function storeEntries(em: Em, orderId: number, warehouse: string, s: Submi
       ), itm as materialized (
         -- Probed per code, with what the checks need. OFFSET 0 keeps the planner from turning the probes into a
         -- join, which hashed the whole item master on every request (50,000 items at a million positions).
-        select c.code, i.id, i.storage_unit, i.decimals, i.serial_tracked, i.lot_tracked, i.conversion_factor, i.standard_cost
+        select c.code, i.id, i.storage_unit, u.decimals, i.serial_tracked, i.lot_tracked, i.conversion_factor, i.standard_cost
         from (select distinct item as code from e) c
         left join lateral (
-          select i.id, i.storage_unit, u.decimals, i.serial_tracked, i.lot_tracked, i.conversion_factor, i.standard_cost
-          from item i left join unit u on u.code = i.storage_unit where i.code = c.code offset 0) i on true
+          select i.id, i.storage_unit, i.serial_tracked, i.lot_tracked, i.conversion_factor, i.standard_cost
+          from item i where i.code = c.code offset 0) i on true
+        left join unit u on u.code = i.storage_unit
       ), task as materialized (
         select distinct location_id from count_task where count_order_id = ${orderId}
       ), line as materialized (
         select e.*, l.id as location_id, itm.id as item_id, itm.storage_unit, itm.decimals, itm.serial_tracked, itm.lot_tracked,
-               itm.conversion_factor, itm.standard_cost
+               itm.conversion_factor, itm.standard_cost,
+               sum(e.quantity) over (partition by e.location, e.item, e.lot, e.serial, e.handling_unit, e.owner) as request_total
         from e join loc l on l.code = e.location join itm on itm.code = e.item
       ), stored as (
         insert into count_entry (count_order_id, submission_id, line, location_id, item_id, lot, serial, handling_unit, owner,
@@ -78,30 +77,33 @@ async function storeEntries(em: Em, orderId: number, warehouse: string, s: Submi
         -- What the columns can hold; every other rule is judged on the result.
         where location_id is not null and item_id is not null and quantity >= 0 and quantity < 1e14
       )
-      select x.line::int, x.location_id, x.item_id, t.location_id is not null as in_order,
-             coalesce(x.storage_unit, '') as unit, coalesce(x.decimals, 0) as decimals,
-             coalesce(x.serial_tracked, false) as serial_tracked, coalesce(x.lot_tracked, false) as lot_tracked,
-             coalesce(x.conversion_factor, 1) as conversion_factor, coalesce(x.standard_cost, 0) as standard_cost,
-             -- The statement's snapshot: what was stored before this batch.
-             coalesce((select sum(ce.quantity) from count_entry ce
-                       where ce.count_order_id = ${orderId} and ce.location_id = x.location_id and ce.item_id = x.item_id
-                         and (ce.lot, ce.serial, ce.handling_unit, ce.owner) = (x.lot, x.serial, x.handling_unit, x.owner)), 0) as stored
-      from line x
-      left join task t on t.location_id = x.location_id
-      order by x.line`,
+      select line::int, location_id, item_id, in_order, unit, decimals, serial_tracked, lot_tracked,
+             conversion_factor::text, standard_cost::text, stored::text, request_total::float8 as request_total
+      from (
+        select x.line, x.location_id, x.item_id, t.location_id is not null as in_order, x.lot, x.quantity, x.blocked, x.request_total,
+               coalesce(x.storage_unit, '') as unit, coalesce(x.decimals, 0) as decimals,
+               coalesce(x.serial_tracked, false) as serial_tracked, coalesce(x.lot_tracked, false) as lot_tracked,
+               coalesce(x.conversion_factor, 1) as conversion_factor, coalesce(x.standard_cost, 0) as standard_cost,
+               -- The statement's snapshot: what was stored before this batch.
+               coalesce((select sum(ce.quantity) from count_entry ce
+                         where ce.count_order_id = ${orderId} and ce.location_id = x.location_id and ce.item_id = x.item_id
+                           and (ce.lot, ce.serial, ce.handling_unit, ce.owner) = (x.lot, x.serial, x.handling_unit, x.owner)), 0) as stored
+        from line x
+        left join task t on t.location_id = x.location_id
+        offset 0
+      ) resolved
+      where ${couldBreakARule}
+      order by line`,
   );
 }
 
 /** The unit rules come from domain/quantity-bounds. All bad lines are reported at once, by line number, and nothing is stored. */
-function refuseBadLines(entries: CountEntryInput[], resolved: ResolvedLine[]): void {
-  const batchTotal = new Map<string, number>();
-  for (const e of entries) batchTotal.set(positionKey(e), (batchTotal.get(positionKey(e)) ?? 0) + e.quantity);
-
+function refuseBadLines(entries: CountEntryInput[], candidates: Array<ResolvedLine & { request_total: number }>): void {
   const bad: Array<{ line: number; problem: string }> = [];
-  resolved.forEach((r, i) => {
-    const problem = lineProblem(entries[i]!, r, batchTotal.get(positionKey(entries[i]!))!);
+  for (const r of candidates) {
+    const problem = lineProblem(entries[r.line - 1]!, r, r.request_total);
     if (problem) bad.push({ line: r.line, problem });
-  });
+  }
   if (bad.length > 0) {
     throw refuse('InvalidCountEntries', bad.slice(0, 50).map((b) => `line ${b.line}: ${b.problem}`).join('; '), { lines: bad });
   }

@@ -2,7 +2,7 @@ import { copierFor } from '../../db/copy';
 import { oneInFlight } from '../../db/one-in-flight';
 import { affected, rows, sizeForBulk, sql, type Em } from '../../db/sql';
 import { refuse } from '../refusal';
-import { lineProblem, type CountEntryInput, type ResolvedLine } from './rules';
+import { couldBreakARule, lineProblem, type CountEntryInput, type ResolvedLine } from './rules';
 import { orderForSubmission, recordSubmission, refuseUnlessOpenFor, type Received } from './submission';
 
 /**
@@ -129,11 +129,12 @@ async function resolve(tx: Em, orderId: number, warehouse: string): Promise<void
       select c.code, l.id from (select distinct location as code from entry_file) c
       left join lateral (select l.id from location l where l.warehouse_code = ${warehouse} and l.code = c.code offset 0) l on true
     ), itm as materialized (
-      select c.code, i.id, i.storage_unit, i.decimals, i.serial_tracked, i.lot_tracked, i.conversion_factor, i.standard_cost
+      select c.code, i.id, i.storage_unit, u.decimals, i.serial_tracked, i.lot_tracked, i.conversion_factor, i.standard_cost
       from (select distinct item as code from entry_file) c
       left join lateral (
-        select i.id, i.storage_unit, u.decimals, i.serial_tracked, i.lot_tracked, i.conversion_factor, i.standard_cost
-        from item i left join unit u on u.code = i.storage_unit where i.code = c.code offset 0) i on true
+        select i.id, i.storage_unit, i.serial_tracked, i.lot_tracked, i.conversion_factor, i.standard_cost
+        from item i where i.code = c.code offset 0) i on true
+      left join unit u on u.code = i.storage_unit
     ), task as (
       select distinct location_id from count_task where count_order_id = ${orderId}
     ), stored as (
@@ -146,7 +147,7 @@ async function resolve(tx: Em, orderId: number, warehouse: string): Promise<void
            coalesce(itm.serial_tracked, false) as serial_tracked, coalesce(itm.lot_tracked, false) as lot_tracked,
            coalesce(itm.conversion_factor, 1) as conversion_factor, coalesce(itm.standard_cost, 0) as standard_cost,
            coalesce(s.quantity, 0) as stored,
-           sum(e.quantity) over (partition by e.location, e.item, e.lot, e.serial, e.handling_unit, e.owner) as file_total
+           sum(e.quantity) over (partition by e.location, e.item, e.lot, e.serial, e.handling_unit, e.owner) as request_total
     from entry_file e
     join loc on loc.code = e.location
     join itm on itm.code = e.item
@@ -156,31 +157,22 @@ async function resolve(tx: Em, orderId: number, warehouse: string): Promise<void
 }
 
 /**
- * The lines rules.ts lineProblem refuses. Only the lines it could refuse are
- * read back and judged by it: a line is certainly fine when its codes
- * resolve, its location is in the order, its item is tracked by neither lot
- * nor serial, it counts no blockings, its quantity is whole, and the
- * position's total stays far below every bound (10^9, where the bounds are
- * 10^10 in the storage unit, 10^11 in the inventory unit, 10^13 in value):
- * for such a line every test of lineProblem passes. Everything else, however
- * many, is judged line by line in Node.
+ * The lines rules.ts lineProblem refuses. Only the lines it could refuse
+ * (rules.ts couldBreakARule) are read back and judged by it, however many.
  */
 async function judge(tx: Em): Promise<BadLines> {
   const problems = new BadLines();
   let after = 0;
   for (;;) {
-    const page = await rows(tx, sql<ResolvedLine & Omit<CountEntryInput, 'blocked'> & { blocked: Record<string, number> | null; file_total: number }>`
+    const page = await rows(tx, sql<ResolvedLine & Omit<CountEntryInput, 'blocked'> & { blocked: Record<string, number> | null; request_total: number }>`
       select line, location, item, lot, serial, handling_unit as "handlingUnit", owner, quantity::float8 as quantity, blocked,
              location_id, item_id, in_order, unit, decimals, serial_tracked, lot_tracked,
-             conversion_factor::text, standard_cost::text, stored::text, file_total::float8 as file_total
+             conversion_factor::text, standard_cost::text, stored::text, request_total::float8 as request_total
       from entry_resolved
-      where line > ${after}
-        and (location_id is null or item_id is null or not in_order or serial_tracked or (lot_tracked and lot = '')
-             or blocked is not null or quantity <> trunc(quantity)
-             or stored + file_total >= 1e9 or (stored + file_total) * conversion_factor * greatest(standard_cost, 1) >= 1e9)
+      where line > ${after} and ${couldBreakARule}
       order by line limit ${JUDGE_PAGE}`);
     for (const r of page) {
-      const problem = lineProblem({ ...r, blocked: r.blocked ?? undefined }, r, r.file_total);
+      const problem = lineProblem({ ...r, blocked: r.blocked ?? undefined }, r, r.request_total);
       if (problem) problems.add({ line: r.line, problem });
     }
     if (page.length < JUDGE_PAGE) return problems;

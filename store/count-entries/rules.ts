@@ -1,3 +1,4 @@
+import { sql } from '../../db/sql';
 import { MAX_COUNTED_QUANTITY, MAX_INVENTORY_QUANTITY, MAX_VALUE, quantityProblem } from '../../domain/quantity-bounds';
 
 /**
@@ -65,3 +66,22 @@ export function lineProblem(e: CountEntryInput, r: ResolvedLine, batchTotal: num
   }
   return undefined;
 }
+
+/**
+ * A SQL condition true for every line lineProblem could refuse, so that only
+ * those lines are read back and judged (a valid request then returns no
+ * rows). It reads the columns of ResolvedLine (`unit` aside) with the line's
+ * `lot`, `quantity` and `blocked`, and `request_total`: what the request
+ * holds for the line's position. A line it leaves out passes every test of
+ * lineProblem: its codes resolve, its location is in the order, its item is
+ * tracked by neither lot nor serial, it counts no blockings, its quantity is
+ * whole and not negative (so within any unit's decimals), and the
+ * position's total stays below 10^9, a tenth of the smallest bound (10^10 in
+ * the storage unit, 10^11 in the inventory unit, 10^13 in value), which also
+ * absorbs the rounding of lineProblem's floating point. A test holds the two
+ * together (test/entry-rules-sql.test.ts).
+ */
+export const couldBreakARule = sql<boolean>`(
+  location_id is null or item_id is null or not in_order or serial_tracked or (lot_tracked and lot = '')
+  or blocked is not null or quantity < 0 or quantity <> trunc(quantity)
+  or stored + request_total >= 1e9 or (stored + request_total) * conversion_factor * greatest(standard_cost, 1) >= 1e9)`;
