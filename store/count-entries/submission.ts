@@ -1,5 +1,5 @@
 import { affected, one, sql, type Em } from '../../db/sql';
-import { audit } from '../audit';
+import { auditFrom } from '../audit';
 import { notFound, refuse } from '../refusal';
 
 /**
@@ -32,17 +32,19 @@ export async function orderForSubmission(
   submissionId: string,
   hash: () => Promise<string> | string,
 ): Promise<{ order: OrderForEntries; repeat?: Received }> {
-  const order = await one(tx, sql<OrderForEntries>`
-    select o.id::int, o.status, o.assigned_to, r.warehouse_code as warehouse, o.reconciliation_id
-    from count_order o join reconciliation r on r.id = o.reconciliation_id where o.id = ${orderId} for update of o`);
-  if (!order) throw notFound(`count order ${orderId}`);
-  const prior = await one(tx, sql<{ request_hash: string; entries: number }>`
-    select request_hash, entries from count_submission where count_order_id = ${orderId} and submission_id = ${submissionId}`);
-  if (!prior) return { order };
-  if (prior.request_hash !== (await hash())) {
+  // One round trip: a device sends hundreds of batches, and each pays for every statement twice (API and database).
+  const found = await one(tx, sql<OrderForEntries & { request_hash: string | null; entries: number | null }>`
+    select o.id::int, o.status, o.assigned_to, r.warehouse_code as warehouse, o.reconciliation_id, s.request_hash, s.entries
+    from count_order o join reconciliation r on r.id = o.reconciliation_id
+    left join count_submission s on s.count_order_id = o.id and s.submission_id = ${submissionId}
+    where o.id = ${orderId} for update of o`);
+  if (!found) throw notFound(`count order ${orderId}`);
+  const { request_hash: priorHash, entries: priorEntries, ...order } = found;
+  if (priorHash === null) return { order };
+  if (priorHash !== (await hash())) {
     throw refuse('SubmissionIdReused', `submission ${submissionId} was already received with different entries`);
   }
-  return { order, repeat: { submissionId, accepted: prior.entries, duplicate: true } };
+  return { order, repeat: { submissionId, accepted: priorEntries!, duplicate: true } };
 }
 
 /** A completed order takes no new entries, and an assigned one only its device's. */
@@ -55,20 +57,21 @@ export function refuseUnlessOpenFor(order: OrderForEntries, device: string): voi
   }
 }
 
-/** Records the submission under its id, in the transaction that stored its entries, with its audit event. */
+/** Records the submission under its id, in the transaction that stored its entries, with its audit event (one statement). */
 export async function recordSubmission(
   tx: Em,
   order: OrderForEntries,
   s: { submissionId: string; device: string; countedBy: string; hash: string; entries: number },
 ): Promise<Received> {
-  await affected(tx, sql`insert into count_submission (count_order_id, submission_id, request_hash, entries, device)
-    values (${order.id}, ${s.submissionId}, ${s.hash}, ${s.entries}, ${s.device})`);
-  await audit(tx, {
-    reconciliationId: order.reconciliation_id,
-    actor: s.countedBy,
-    action: 'count_submitted',
-    subject: `count order ${order.id}`,
-    after: { submissionId: s.submissionId, entries: s.entries, device: s.device },
-  });
+  await affected(tx, sql`
+    with recorded as (
+      insert into count_submission (count_order_id, submission_id, request_hash, entries, device)
+      values (${order.id}, ${s.submissionId}, ${s.hash}, ${s.entries}, ${s.device})
+      returning count_order_id
+    )
+    ${auditFrom(sql`
+      select ${order.reconciliation_id}::uuid, ${s.countedBy}::text, 'count_submitted', 'count order ' || count_order_id,
+             null::jsonb, ${JSON.stringify({ submissionId: s.submissionId, entries: s.entries, device: s.device })}::jsonb
+      from recorded`)}`);
   return { submissionId: s.submissionId, accepted: s.entries, duplicate: false };
 }
