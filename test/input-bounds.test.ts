@@ -265,5 +265,26 @@ describe('input bounds', () => {
       expect(res.body.detail).toBe('line 1: item GOLD: 2500000000 PCS at this stock position is more than the stock records can hold');
       expect(await tableCounts(stack)).toEqual(before);
     });
+
+    it('adds the lines of one stock position up within a submission: 1.5e9 gold twice at one location is refused, both lines', async () => {
+      const { orderId } = await open();
+      const before = await tableCounts(t.stack);
+      const gold = entry({ location: 'B-01', item: 'GOLD', quantity: 1.5e9 });
+      const res = await submit(orderId, { submissionId: 'gold-twice', entries: [gold, gold] });
+      expectProblem(res, 422, 'invalid-count-entries', 'gold twice');
+      expect(res.body.lines.map((l: { line: number }) => l.line)).toEqual([1, 2]);
+      expect(res.body.lines[0].problem).toBe('item GOLD: 3000000000 PCS at this stock position is more than the stock records can hold');
+      expect(await tableCounts(t.stack)).toEqual(before);
+    });
+
+    it('keeps stock positions apart within a submission: 1.5e9 gold at each of two locations is stored', async () => {
+      const { orderId } = await open();
+      const res = await submit(orderId, {
+        submissionId: 'gold-apart',
+        entries: [entry({ location: 'A-01', item: 'GOLD', quantity: 1.5e9 }), entry({ location: 'B-01', item: 'GOLD', quantity: 1.5e9 })],
+      });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      expect(res.body).toEqual({ submissionId: 'gold-apart', accepted: 2, duplicate: false });
+    });
   });
 });

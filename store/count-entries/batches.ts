@@ -39,11 +39,11 @@ export async function submitCounts(em: Em, orderId: number, submission: Submissi
  * the caller to judge and throw on, which rolls the insert back: bad lines
  * are rare, so a valid batch costs one statement that returns nothing.
  */
-async function storeEntries(em: Em, orderId: number, warehouse: string, s: Submission): Promise<Array<ResolvedLine & { request_total: number }>> {
+async function storeEntries(em: Em, orderId: number, warehouse: string, s: Submission): Promise<ResolvedLine[]> {
   const col = <T>(f: (e: CountEntryInput) => T) => s.entries.map(f);
   return rows(
     em,
-    sql<ResolvedLine & { request_total: number }>`
+    sql<ResolvedLine>`
       with e as (
         select * from unnest(${col((e) => e.location)}::text[], ${col((e) => e.item)}::text[], ${col((e) => e.lot)}::text[],
                              ${col((e) => e.serial)}::text[], ${col((e) => e.handlingUnit)}::text[], ${col((e) => e.owner)}::text[],
@@ -66,8 +66,7 @@ async function storeEntries(em: Em, orderId: number, warehouse: string, s: Submi
         select distinct location_id from count_task where count_order_id = ${orderId}
       ), line as materialized (
         select e.*, l.id as location_id, itm.id as item_id, itm.storage_unit, itm.decimals, itm.serial_tracked, itm.lot_tracked,
-               itm.conversion_factor, itm.standard_cost,
-               sum(e.quantity) over (partition by e.location, e.item, e.lot, e.serial, e.handling_unit, e.owner) as request_total
+               itm.conversion_factor, itm.standard_cost
         from e join loc l on l.code = e.location join itm on itm.code = e.item
       ), stored as (
         insert into count_entry (count_order_id, submission_id, line, location_id, item_id, lot, serial, handling_unit, owner,
@@ -78,9 +77,11 @@ async function storeEntries(em: Em, orderId: number, warehouse: string, s: Submi
         where location_id is not null and item_id is not null and quantity >= 0 and quantity < 1e14
       )
       select line::int, location_id, item_id, in_order, unit, decimals, serial_tracked, lot_tracked,
-             conversion_factor::text, standard_cost::text, stored::text, request_total::float8 as request_total
+             conversion_factor::text, standard_cost::text, stored::text
       from (
-        select x.line, x.location_id, x.item_id, t.location_id is not null as in_order, x.lot, x.quantity, x.blocked, x.request_total,
+        select x.line, x.location_id, x.item_id, t.location_id is not null as in_order, x.lot, x.quantity, x.blocked,
+               -- The whole batch's quantity bounds what it holds for any one position: the condition stays a superset.
+               ${batchQuantity(s.entries)}::numeric as request_total,
                coalesce(x.storage_unit, '') as unit, coalesce(x.decimals, 0) as decimals,
                coalesce(x.serial_tracked, false) as serial_tracked, coalesce(x.lot_tracked, false) as lot_tracked,
                coalesce(x.conversion_factor, 1) as conversion_factor, coalesce(x.standard_cost, 0) as standard_cost,
@@ -97,11 +98,19 @@ async function storeEntries(em: Em, orderId: number, warehouse: string, s: Submi
   );
 }
 
+const batchQuantity = (entries: CountEntryInput[]) => String(entries.reduce((sum, e) => sum + e.quantity, 0));
+
+const positionKey = (e: CountEntryInput) => JSON.stringify([e.location, e.item, e.lot, e.serial, e.handlingUnit, e.owner]);
+
 /** The unit rules come from domain/quantity-bounds. All bad lines are reported at once, by line number, and nothing is stored. */
-function refuseBadLines(entries: CountEntryInput[], candidates: Array<ResolvedLine & { request_total: number }>): void {
+function refuseBadLines(entries: CountEntryInput[], candidates: ResolvedLine[]): void {
+  if (candidates.length === 0) return;
+  const positionTotal = new Map<string, number>();
+  for (const e of entries) positionTotal.set(positionKey(e), (positionTotal.get(positionKey(e)) ?? 0) + e.quantity);
   const bad: Array<{ line: number; problem: string }> = [];
   for (const r of candidates) {
-    const problem = lineProblem(entries[r.line - 1]!, r, r.request_total);
+    const entry = entries[r.line - 1]!;
+    const problem = lineProblem(entry, r, positionTotal.get(positionKey(entry))!);
     if (problem) bad.push({ line: r.line, problem });
   }
   if (bad.length > 0) {

@@ -72,7 +72,8 @@ export function lineProblem(e: CountEntryInput, r: ResolvedLine, batchTotal: num
  * those lines are read back and judged (a valid request then returns no
  * rows). It reads the columns of ResolvedLine (`unit` aside) with the line's
  * `lot`, `quantity` and `blocked`, and `request_total`: what the request
- * holds for the line's position. A line it leaves out passes every test of
+ * holds for the line's position, or any amount not below it (the condition
+ * only grows with it). A line it leaves out passes every test of
  * lineProblem: its codes resolve, its location is in the order, its item is
  * tracked by neither lot nor serial, it counts no blockings, its quantity is
  * whole and not negative (so within any unit's decimals), and the
