@@ -88,23 +88,30 @@ async function markRowsAndPlanTransactions(em: Em, reconciliationId: string): Pr
 
 /**
  * Refuses while count orders are open or rows are undecided; otherwise
- * returns how many decided rows there are, from the same pass over the rows.
+ * returns how many decided rows there are. The rows are counted by state and
+ * approval (a grouped count, which PostgreSQL splits across workers); they
+ * are listed only when some are in the way.
  */
 async function refuseUndecided(em: Em, reconciliationId: string): Promise<number> {
-  const open = await one(em, sql<{ n: number }>`
-    select count(*)::int as n from count_order where reconciliation_id = ${reconciliationId} and status = 'open'`);
-  const pass = (await one(em, sql<{ decided: number; blocking: Array<{ id: number; why: string }> | null }>`
-    select count(*) filter (where state = 'counted' and approval in ('approved', 'not_required'))::int as decided,
-           (array_agg(jsonb_build_object('id', id, 'why', case when state = 'counted' then 'To Approve' else replace(state, '_', ' ') end)
-                      order by id) filter (where state in ('marked_for_recount', 'recounting') or (state = 'counted' and approval = 'to_approve')))[1:100]
-             as blocking
-    from reconciliation_row where reconciliation_id = ${reconciliationId}`))!;
-  const blocking = pass.blocking ?? [];
-  if (open!.n === 0 && blocking.length === 0) return pass.decided;
+  const open = (await one(em, sql<{ n: number }>`
+    select count(*)::int as n from count_order where reconciliation_id = ${reconciliationId} and status = 'open'`))!.n;
+  const groups = await rows(em, sql<{ state: string; approval: string; n: number }>`
+    select state, approval, count(*)::int as n from reconciliation_row where reconciliation_id = ${reconciliationId} group by 1, 2`);
+  const undecided = (g: { state: string; approval: string }) =>
+    g.state === 'marked_for_recount' || g.state === 'recounting' || (g.state === 'counted' && g.approval === 'to_approve');
+  if (open === 0 && !groups.some(undecided)) {
+    return groups.filter((g) => g.state === 'counted' && (g.approval === 'approved' || g.approval === 'not_required')).reduce((n, g) => n + g.n, 0);
+  }
+  const blocking = await rows(em, sql<{ id: number; why: string }>`
+    select id::int, case when state = 'counted' then 'To Approve' else replace(state, '_', ' ') end as why
+    from reconciliation_row
+    where reconciliation_id = ${reconciliationId}
+      and (state in ('marked_for_recount', 'recounting') or (state = 'counted' and approval = 'to_approve'))
+    order by id limit 100`);
   const list = blocking.map((b) => `${b.id} (${b.why})`).join(', ');
   throw refuse(
     'NotReleasable',
-    `release refused: ${open!.n > 0 ? `${open!.n} count orders open; ` : ''}rows still undecided: ${list}${blocking.length === 100 ? ', ...' : ''}`,
+    `release refused: ${open > 0 ? `${open} count orders open; ` : ''}rows still undecided: ${list}${blocking.length === 100 ? ', ...' : ''}`,
     { rows: blocking },
   );
 }
