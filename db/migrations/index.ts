@@ -8,6 +8,7 @@ import { Progress } from './0007-progress';
 import { Performance } from './0008-performance';
 import { BulkSteps } from './0009-bulk-steps';
 import { StockReferences } from './0010-stock-references';
+import { ReferenceChecksBySet } from './0011-reference-checks-by-set';
 
 /** Every migration, in order. Listed explicitly so bundlers and tsx need no file globbing. */
 export const migrationsList = [
@@ -21,4 +22,5 @@ export const migrationsList = [
   { name: '0008-performance', class: Performance },
   { name: '0009-bulk-steps', class: BulkSteps },
   { name: '0010-stock-references', class: StockReferences },
+  { name: '0011-reference-checks-by-set', class: ReferenceChecksBySet },
 ];
