@@ -32,7 +32,8 @@ const notBlank = (refused: string) => `^[^${refused}]*[^${refused}${TRIMMED_CLAS
  * Checked before trimming, so the bound is the one the document states.
  */
 function characters(max: number) {
-  return z.string().refine((s) => [...s].length <= max, `at most ${max} characters`);
+  // Code points never outnumber UTF-16 units: only a long string is split to count them (every field of every line passes here).
+  return z.string().refine((s) => s.length <= max || [...s].length <= max, `at most ${max} characters`);
 }
 
 /** Text without the control characters `control` names, and valid Unicode. */
