@@ -191,6 +191,10 @@ try {
           `  x${(last(m.stocktake) / Math.max(1, last(m.baseline))).toFixed(2)}  ${m.differences.at(-1) === 0 ? 'same result' : `${m.differences.at(-1)} rows differ`}  ${m.detail}`,
       );
     }
+    // A run stopped before the release leaves its document active, and the next run's would overlap it.
+    if (lastPhase < PHASES.length - 1) {
+      await acts.cancelReconciliation({ reconciliationId: rid, by, transition: { seq: ++seq, to: 'cancelled' }, reason: 'bench run ends here' });
+    }
   }
 
   const report = writeReport(machine, seeded, runCount);
