@@ -64,13 +64,17 @@ export class FaultTree {
 
   /** A connection of the test's own to the tree's PostgreSQL (found through postmaster.pid), for watching and checking. */
   async sql<T extends Record<string, unknown>>(text: string, params: unknown[] = []): Promise<T[]> {
-    if (!this.db) {
-      const pid = fs.readFileSync(path.join(this.dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n');
-      this.db = new pg.Client({ connectionString: `postgres://stocktake:stocktake@127.0.0.1:${pid[3]}/stocktake` });
-      this.db.on('error', () => {});
-      await this.db.connect();
-    }
+    this.db ??= await this.connect();
     return (await this.db.query(text, params)).rows as T[];
+  }
+
+  /** Another connection of the test's own to the tree's PostgreSQL; it dies with the tree. */
+  async connect(): Promise<pg.Client> {
+    const pid = fs.readFileSync(path.join(this.dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n');
+    const client = new pg.Client({ connectionString: `postgres://stocktake:stocktake@127.0.0.1:${pid[3]}/stocktake` });
+    client.on('error', () => {});
+    await client.connect();
+    return client;
   }
 
   async http(user: 'manager' | 'senior' | 'counter', method: string, p: string, body?: unknown, headers: Record<string, string> = {}) {
