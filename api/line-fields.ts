@@ -1,7 +1,9 @@
 import { z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { decimalPlaces } from '../domain/decimal';
 import { LineTooLong } from '../store/imports/body';
-import { RecordSyntaxError, type NumberedRecord } from '../store/streaming/records';
+import { formatOf, RecordSyntaxError, type NumberedRecord, type RecordFormat } from '../store/streaming/records';
+import { Problem } from './problem';
 import { code, label } from './text';
 
 /**
@@ -115,6 +117,15 @@ export function linesBody(record: string) {
       'application/x-ndjson': { schema: z.unknown().openapi({ description: `One JSON object per ${record}` }) },
     },
   };
+}
+
+/** How a body of lines is written, by its Content-Type: CSV or JSON lines; any other type is refused with 415. */
+export function lineFormatOf(c: Context): RecordFormat {
+  const format = formatOf(c.req.header('content-type'));
+  if (!format) {
+    throw new Problem(415, 'unsupported-media-type', 'Unsupported media type', 'send text/csv (a header line naming the fields, then one line each) or application/x-ndjson (one JSON object per line)');
+  }
+  return format;
 }
 
 /** A header naming a request (Import-Id, Submission-Id): 1 to 200 visible ASCII characters, as Idempotency-Key. */

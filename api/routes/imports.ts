@@ -3,13 +3,13 @@ import type { Context } from 'hono';
 import { BodyTap } from '../../store/imports/body';
 import { IMPORT_KINDS, type ImportKind, type ParsedLine, type RowOf } from '../../store/imports/kinds';
 import { applyImport } from '../../store/imports/load';
-import { formatOf, readRecordBatches, type NumberedRecord } from '../../store/streaming/records';
+import { readRecordBatches, type NumberedRecord } from '../../store/streaming/records';
 import type { App, AppDeps } from '../deps';
 import { INTEGRATIONS, requireRole } from '../auth';
 import { jsonResponse } from '../http';
 import { Problem } from '../problem';
 import { ImportIdHeaders } from '../schemas';
-import { blocked, decimal, linesBody, optional, optionalLabel, parseRecord, parseRecords, quantity, requestName } from '../line-fields';
+import { blocked, decimal, lineFormatOf, linesBody, optional, optionalLabel, parseRecord, parseRecords, quantity, requestName } from '../line-fields';
 import { code } from '../text';
 
 /**
@@ -127,8 +127,7 @@ export function importRoutes(app: App, deps: AppDeps): void {
     const who = requireRole(c, INTEGRATIONS);
     const kind = c.req.param('kind') as ImportKind;
     const importId = importIdOf(c);
-    const format = formatOf(c.req.header('content-type'));
-    if (!format) throw new Problem(415, 'unsupported-media-type', 'Unsupported media type', 'send text/csv (with a header line) or application/x-ndjson (one JSON object per line)');
+    const format = lineFormatOf(c);
     const body = new BodyTap(c.req.raw.body);
     const { summary, replayed } = await applyImport(deps.orm.em.fork(), {
       importId,

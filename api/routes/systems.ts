@@ -4,7 +4,8 @@ import type { Em } from '../../db/sql';
 import { levelsRequest, runSources, storeLevels } from '../../store/levels';
 import { ingestMessages, ingestMovements, listMessages, messageCursor, type BatchSummary } from '../../store/messages';
 import { notFound } from '../../store/refusal';
-import { formatOf, readRecords, type NumberedRecord } from '../../store/streaming/records';
+import { readRecords, type NumberedRecord } from '../../store/streaming/records';
+import { lineFormatOf } from '../line-fields';
 import { hashedBody } from '../../store/system-sources/lines';
 import {
   CATEGORIES, listSystems, registerSystem, requireSystem, setLevelsSetting, setStatusMapping, setUnitMapping,
@@ -347,10 +348,7 @@ async function runSource(c: Context, em: Em, id: string, asked: string | undefin
 
 /** The request body as records, streamed, with its hash once read. */
 function streamed(c: Context): { records: AsyncIterable<NumberedRecord>; digest: () => string } {
-  const format = formatOf(c.req.header('content-type'));
-  if (!format) {
-    throw new Problem(415, 'unsupported-media-type', 'Unsupported media type', 'send text/csv (a header line naming the fields, then one line each) or application/x-ndjson (one JSON object per line)');
-  }
+  const format = lineFormatOf(c);
   const body: AsyncIterable<Uint8Array> = c.req.raw.body ?? (async function* () {})();
   const hashed = hashedBody(body);
   return { records: readRecords(hashed.chunks, format), digest: hashed.digest };
