@@ -2,7 +2,7 @@ import { rows, sql, type Em } from '../../db/sql';
 import { requestHash } from '../idempotency';
 import { refuse } from '../refusal';
 import { orderForSubmission, recordSubmission, refuseUnlessOpenFor, type Received } from './submission';
-import { couldBreakARule, lineProblem, type CountEntryInput, type ResolvedLine, type Submission } from './rules';
+import { codesLookedUp, couldBreakARule, lineProblem, type CountEntryInput, type ResolvedLine, type Submission } from './rules';
 
 /**
  * Count entries sent in batches (submissions of up to 5,000 entries) that a
@@ -31,9 +31,7 @@ export async function submitCounts(em: Em, orderId: number, submission: Submissi
 /**
  * Every line resolved against master data and the order, and stored, in one
  * statement (one round trip, the batch sent once): each distinct code is
- * looked up once by its unique index (a batch names a few hundred codes;
- * joining would hash every location and item of the warehouse per batch),
- * and the quantity stored before is summed for the batch's own positions
+ * looked up once (rules.ts codesLookedUp), and the quantity stored before is summed for the batch's own positions
  * only. Lines whose codes resolve are inserted with the ids found. Only the
  * lines that could break a rule (rules.ts couldBreakARule) come back, for
  * the caller to judge and throw on, which rolls the insert back: bad lines
@@ -50,19 +48,7 @@ async function storeEntries(em: Em, orderId: number, warehouse: string, s: Submi
                              ${col((e) => String(e.quantity))}::numeric[],
                              ${col((e) => (e.blocked ? JSON.stringify(e.blocked) : null))}::jsonb[])
           with ordinality as u(location, item, lot, serial, handling_unit, owner, quantity, blocked, line)
-      ), loc as materialized (
-        select c.code, (select l.id from location l where l.warehouse_code = ${warehouse} and l.code = c.code) as id
-        from (select distinct location as code from e) c
-      ), itm as materialized (
-        -- Probed per code, with what the checks need. OFFSET 0 keeps the planner from turning the probes into a
-        -- join, which hashed the whole item master on every request (50,000 items at a million positions).
-        select c.code, i.id, i.storage_unit, u.decimals, i.serial_tracked, i.lot_tracked, i.conversion_factor, i.standard_cost
-        from (select distinct item as code from e) c
-        left join lateral (
-          select i.id, i.storage_unit, i.serial_tracked, i.lot_tracked, i.conversion_factor, i.standard_cost
-          from item i where i.code = c.code offset 0) i on true
-        left join unit u on u.code = i.storage_unit
-      ), task as materialized (
+      ), ${codesLookedUp(sql.raw('e'), warehouse)}, task as materialized (
         select distinct location_id from count_task where count_order_id = ${orderId}
       ), line as materialized (
         select e.*, l.id as location_id, itm.id as item_id, itm.storage_unit, itm.decimals, itm.serial_tracked, itm.lot_tracked,

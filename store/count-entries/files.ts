@@ -2,7 +2,7 @@ import { copierFor } from '../../db/copy';
 import { oneInFlight } from '../../db/one-in-flight';
 import { affected, rows, sizeForBulk, sql, type Em } from '../../db/sql';
 import { refuse } from '../refusal';
-import { couldBreakARule, lineProblem, type CountEntryInput, type ResolvedLine } from './rules';
+import { codesLookedUp, couldBreakARule, lineProblem, type CountEntryInput, type ResolvedLine } from './rules';
 import { orderForSubmission, recordSubmission, refuseUnlessOpenFor, type Received } from './submission';
 
 /**
@@ -121,21 +121,9 @@ const copyRow = ({ line, row: e }: CountEntryLine) =>
  * already holds for the line's position, and what the file holds for it.
  */
 async function resolve(tx: Em, orderId: number, warehouse: string): Promise<void> {
-  // Each distinct code probed by its unique index (OFFSET 0 keeps the probes from becoming a join): a file
-  // names a few thousand codes, and a join hashed every location of the warehouse and every item per file.
   await affected(tx, sql`
     create temp table entry_resolved on commit drop as
-    with loc as materialized (
-      select c.code, l.id from (select distinct location as code from entry_file) c
-      left join lateral (select l.id from location l where l.warehouse_code = ${warehouse} and l.code = c.code offset 0) l on true
-    ), itm as materialized (
-      select c.code, i.id, i.storage_unit, u.decimals, i.serial_tracked, i.lot_tracked, i.conversion_factor, i.standard_cost
-      from (select distinct item as code from entry_file) c
-      left join lateral (
-        select i.id, i.storage_unit, i.serial_tracked, i.lot_tracked, i.conversion_factor, i.standard_cost
-        from item i where i.code = c.code offset 0) i on true
-      left join unit u on u.code = i.storage_unit
-    ), task as (
+    with ${codesLookedUp(sql.raw('entry_file'), warehouse)}, task as (
       select distinct location_id from count_task where count_order_id = ${orderId}
     ), stored as (
       select location_id, item_id, lot, serial, handling_unit, owner, sum(quantity) as quantity

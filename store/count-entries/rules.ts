@@ -1,3 +1,4 @@
+import type { RawBuilder } from 'kysely';
 import { sql } from '../../db/sql';
 import { MAX_COUNTED_QUANTITY, MAX_INVENTORY_QUANTITY, MAX_VALUE, quantityProblem } from '../../domain/quantity-bounds';
 
@@ -65,6 +66,31 @@ export function lineProblem(e: CountEntryInput, r: ResolvedLine, batchTotal: num
     return `item ${e.item}: ${total} ${r.unit} at this stock position is more than the stock records can hold`;
   }
   return undefined;
+}
+
+/**
+ * Two CTEs for one statement, `loc (code, id)` and `itm (code, id,
+ * storage_unit, decimals, serial_tracked, lot_tracked, conversion_factor,
+ * standard_cost)`: every distinct location and item code of `lines` (a
+ * relation with `location` and `item` columns) looked up once by its unique
+ * index, with what the rules need of the item; id null for an unknown code.
+ * OFFSET 0 keeps the probes from becoming joins, which hashed every location
+ * of the warehouse and the whole item master (50,000 items at a million
+ * positions) for a request that names a few hundred codes.
+ */
+export function codesLookedUp(lines: RawBuilder<unknown>, warehouse: string): RawBuilder<unknown> {
+  return sql`
+    loc as materialized (
+      select c.code, l.id from (select distinct location as code from ${lines}) c
+      left join lateral (select l.id from location l where l.warehouse_code = ${warehouse} and l.code = c.code offset 0) l on true
+    ), itm as materialized (
+      select c.code, i.id, i.storage_unit, u.decimals, i.serial_tracked, i.lot_tracked, i.conversion_factor, i.standard_cost
+      from (select distinct item as code from ${lines}) c
+      left join lateral (
+        select i.id, i.storage_unit, i.serial_tracked, i.lot_tracked, i.conversion_factor, i.standard_cost
+        from item i where i.code = c.code offset 0) i on true
+      left join unit u on u.code = i.storage_unit
+    )`;
 }
 
 /**
